@@ -1,0 +1,136 @@
+//! `charter check` and `charter build`: load a bundle, report its diagnostics, write the artifacts.
+
+use std::path::Path;
+
+use charter_compiler::diagnostics::DiagnosticJson;
+use charter_compiler::{Compiler, Diagnostic, Severity, SourceText};
+use serde::Serialize;
+
+use crate::Format;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    bundle: &'a str,
+    version: &'a str,
+    errors: usize,
+    warnings: usize,
+    infos: usize,
+    diagnostics: Vec<DiagnosticJson>,
+}
+
+fn load(dir: &Path) -> Result<Compiler, u8> {
+    Compiler::load_dir(dir).map_err(|e| {
+        eprintln!("{:?}", miette::Report::new(e));
+        2
+    })
+}
+
+fn counts(diags: &[Diagnostic]) -> (usize, usize, usize) {
+    let n = |s| diags.iter().filter(|d| d.severity == s).count();
+    (n(Severity::Error), n(Severity::Warning), n(Severity::Info))
+}
+
+/// Prints diagnostics in the chosen format.
+fn print(c: &Compiler, diags: &[Diagnostic], format: Format) {
+    let sources: Vec<SourceText> = c.sources();
+    let (errors, warnings, infos) = counts(diags);
+    match format {
+        Format::Json => {
+            let m = c.manifest();
+            let report = Report {
+                bundle: &m.name,
+                version: &m.version,
+                errors,
+                warnings,
+                infos,
+                diagnostics: diags.iter().map(|d| d.to_json(&sources)).collect(),
+            };
+            match serde_json::to_string_pretty(&report) {
+                Ok(s) => println!("{s}"),
+                Err(e) => eprintln!("error: cannot print the report: {e}"),
+            }
+        }
+        Format::Human => {
+            for d in diags {
+                eprintln!("{:?}", d.to_report(&sources));
+            }
+            let files = sources.len().saturating_sub(2);
+            eprintln!(
+                "checked {} ({} files): {errors} error(s), {warnings} warning(s), {infos} info",
+                c.manifest().name,
+                files
+            );
+        }
+    }
+}
+
+/// `charter check DIR`.
+pub fn check(dir: &Path, format: Format, deny_warnings: bool) -> u8 {
+    let c = match load(dir) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // Check runs the whole build, Cedar validation included, so that a bundle that
+    // checks clean is a bundle that builds.
+    let diags = match c.build() {
+        Ok((_, warnings)) => warnings,
+        Err(diags) => diags,
+    };
+    print(&c, &diags, format);
+    let (errors, warnings, _) = counts(&diags);
+    if errors > 0 || (deny_warnings && warnings > 0) {
+        1
+    } else {
+        0
+    }
+}
+
+/// `charter build DIR --out OUT`.
+pub fn build(dir: &Path, out: &Path, format: Format) -> u8 {
+    let c = match load(dir) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let (bundle, warnings) = match c.build() {
+        Ok(ok) => ok,
+        Err(diags) => {
+            print(&c, &diags, format);
+            return 1;
+        }
+    };
+    if !warnings.is_empty() {
+        print(&c, &warnings, format);
+    }
+    let outputs = match charter_compiler::build_outputs(&bundle) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(out) {
+        eprintln!("error: cannot create `{}`: {e}", out.display());
+        return 2;
+    }
+    for (name, text) in outputs {
+        let path = out.join(name);
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return 2;
+        }
+    }
+    let decisions = bundle
+        .policies
+        .iter()
+        .filter(|p| p.kind != charter_compiler::PolicyKind::Notice)
+        .count();
+    eprintln!(
+        "built {} {} ({decisions} policies, {} notices) into {}\n{}",
+        bundle.manifest.name,
+        bundle.manifest.version,
+        bundle.policies.len() - decisions,
+        out.display(),
+        bundle.manifest.hash
+    );
+    0
+}

@@ -1,0 +1,631 @@
+//! The one diagnostic type of the compiler, its codes, and rendering for people and machines.
+//!
+//! Every problem the compiler finds, from a syntax error to a regulation lint to a
+//! Cedar validation failure, is a [`Diagnostic`] with a stable [`Code`]. Positions are
+//! byte spans into a file; [`LineIndex`] turns them into lines and columns.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::syntax::ast::Span;
+
+/// How serious a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A fact worth knowing; never fails a check.
+    Info,
+    /// Likely wrong; fails `charter check --deny-warnings`.
+    Warning,
+    /// Wrong; the bundle does not build.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// A stable diagnostic code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Code {
+    /// The text does not follow the grammar.
+    Syntax,
+    /// A literal that means nothing, such as `2026-02-30`.
+    InvalidLiteral,
+    /// `charter.toml` is missing or wrong.
+    Manifest,
+    /// A name that is declared nowhere.
+    UnknownName,
+    /// A name declared twice.
+    Duplicate,
+    /// An expression of the wrong type.
+    TypeMismatch,
+    /// A declaration that lacks a part it needs.
+    Incomplete,
+    /// A scope grants an action a rule always forbids, such as `export_raw` (Art. 4).
+    ForbiddenAction,
+    /// A term longer than `limits.max_term` (Art. 8).
+    TermTooLong,
+    /// A scope grants an action a field's grade does not allow.
+    GradeDisallows,
+    /// Protected data used without `requires consent` (Art. 20).
+    ConsentRequired,
+    /// `{ * }`: not minimum necessary (Art. 15).
+    WildcardFields,
+    /// A scenario whose domain is not a priority domain (Art. 12).
+    NonPriorityDomain,
+    /// An exit or suspend rule without measures.
+    MissingMeasures,
+    /// A condition that can never hold.
+    NeverHolds,
+    /// An explicit grade below the classified one.
+    GradeBelowClassification,
+    /// A term that ends before it starts.
+    TermInverted,
+    /// A limit above what the regulation allows (Art. 8).
+    LimitExceedsRegulation,
+    /// A grade that allows no action.
+    GradeAllowsNothing,
+    /// The compiled Cedar failed Cedar's validator: a compiler bug.
+    Internal,
+}
+
+/// Facts about a code: its number, name, default severity, article and summary.
+#[derive(Clone, Copy, Debug)]
+pub struct CodeInfo {
+    /// The code.
+    pub code: Code,
+    /// `CH0301`
+    pub id: &'static str,
+    /// `forbidden-action`
+    pub name: &'static str,
+    /// Default severity.
+    pub severity: Severity,
+    /// Whether `charter.toml` may change its level.
+    pub configurable: bool,
+    /// The article of the regulation it enforces.
+    pub article: Option<&'static str>,
+    /// One line on what it means.
+    pub summary: &'static str,
+}
+
+/// Every code, in order.
+pub const CODES: &[CodeInfo] = &[
+    CodeInfo {
+        code: Code::Syntax,
+        id: "CH0001",
+        name: "syntax-error",
+        severity: Severity::Error,
+        configurable: false,
+        article: None,
+        summary: "the text does not follow the grammar",
+    },
+    CodeInfo {
+        code: Code::InvalidLiteral,
+        id: "CH0002",
+        name: "invalid-literal",
+        severity: Severity::Error,
+        configurable: false,
+        article: None,
+        summary: "a date or number that does not exist",
+    },
+    CodeInfo {
+        code: Code::Manifest,
+        id: "CH0003",
+        name: "manifest",
+        severity: Severity::Error,
+        configurable: false,
+        article: None,
+        summary: "charter.toml is missing or wrong",
+    },
+    CodeInfo {
+        code: Code::UnknownName,
+        id: "CH0101",
+        name: "unknown-name",
+        severity: Severity::Error,
+        configurable: false,
+        article: None,
+        summary: "a name that is declared nowhere",
+    },
+    CodeInfo {
+        code: Code::Duplicate,
+        id: "CH0102",
+        name: "duplicate",
+        severity: Severity::Error,
+        configurable: false,
+        article: None,
+        summary: "a name declared twice",
+    },
+    CodeInfo {
+        code: Code::TypeMismatch,
+        id: "CH0103",
+        name: "type-mismatch",
+        severity: Severity::Error,
+        configurable: false,
+        article: None,
+        summary: "an expression of the wrong type",
+    },
+    CodeInfo {
+        code: Code::Incomplete,
+        id: "CH0104",
+        name: "incomplete",
+        severity: Severity::Error,
+        configurable: false,
+        article: None,
+        summary: "a declaration lacks a part it needs",
+    },
+    CodeInfo {
+        code: Code::ForbiddenAction,
+        id: "CH0301",
+        name: "forbidden-action",
+        severity: Severity::Error,
+        configurable: true,
+        article: Some("第四条"),
+        summary: "a scope grants an action that a rule always forbids, such as export_raw",
+    },
+    CodeInfo {
+        code: Code::TermTooLong,
+        id: "CH0302",
+        name: "term-too-long",
+        severity: Severity::Error,
+        configurable: true,
+        article: Some("第八条"),
+        summary: "a scenario's term is longer than limits.max_term",
+    },
+    CodeInfo {
+        code: Code::GradeDisallows,
+        id: "CH0303",
+        name: "grade-disallows",
+        severity: Severity::Error,
+        configurable: true,
+        article: Some("第十四条"),
+        summary: "a scope grants an action that a field's grade does not allow",
+    },
+    CodeInfo {
+        code: Code::ConsentRequired,
+        id: "CH0304",
+        name: "consent-required",
+        severity: Severity::Error,
+        configurable: true,
+        article: Some("第二十条"),
+        summary: "personal information or trade secrets used without `requires consent`",
+    },
+    CodeInfo {
+        code: Code::WildcardFields,
+        id: "CH0305",
+        name: "wildcard-fields",
+        severity: Severity::Warning,
+        configurable: true,
+        article: Some("第十五条"),
+        summary: "a scope takes every field of a dataset instead of the minimum necessary",
+    },
+    CodeInfo {
+        code: Code::NonPriorityDomain,
+        id: "CH0306",
+        name: "non-priority-domain",
+        severity: Severity::Info,
+        configurable: true,
+        article: Some("第十二条"),
+        summary: "a scenario's domain is not a priority domain",
+    },
+    CodeInfo {
+        code: Code::MissingMeasures,
+        id: "CH0307",
+        name: "missing-measures",
+        severity: Severity::Warning,
+        configurable: true,
+        article: Some("第三十二条"),
+        summary: "an exit or suspend rule names no measures",
+    },
+    CodeInfo {
+        code: Code::NeverHolds,
+        id: "CH0308",
+        name: "never-holds",
+        severity: Severity::Warning,
+        configurable: true,
+        article: None,
+        summary: "a condition can never hold",
+    },
+    CodeInfo {
+        code: Code::GradeBelowClassification,
+        id: "CH0309",
+        name: "grade-below-classification",
+        severity: Severity::Error,
+        configurable: true,
+        article: Some("第十四条"),
+        summary: "an explicit grade is lower than the one classification gives",
+    },
+    CodeInfo {
+        code: Code::TermInverted,
+        id: "CH0310",
+        name: "term-inverted",
+        severity: Severity::Error,
+        configurable: false,
+        article: None,
+        summary: "a term ends before it starts",
+    },
+    CodeInfo {
+        code: Code::LimitExceedsRegulation,
+        id: "CH0311",
+        name: "limit-exceeds-regulation",
+        severity: Severity::Error,
+        configurable: true,
+        article: Some("第八条"),
+        summary: "a limit is above what the regulation allows",
+    },
+    CodeInfo {
+        code: Code::GradeAllowsNothing,
+        id: "CH0312",
+        name: "grade-allows-nothing",
+        severity: Severity::Warning,
+        configurable: true,
+        article: None,
+        summary: "a grade has no `grade … allows` rule, so its fields can never be used",
+    },
+    CodeInfo {
+        code: Code::Internal,
+        id: "CH0900",
+        name: "internal",
+        severity: Severity::Error,
+        configurable: false,
+        article: None,
+        summary: "the compiled Cedar failed validation: a bug in Charter",
+    },
+];
+
+impl Code {
+    /// Facts about this code.
+    pub fn info(self) -> &'static CodeInfo {
+        // INVARIANT: CODES has one entry per variant; the fallback is never taken.
+        CODES
+            .iter()
+            .find(|i| i.code == self)
+            .unwrap_or(&CODES[CODES.len() - 1])
+    }
+    /// `CH0301`
+    pub fn id(self) -> &'static str {
+        self.info().id
+    }
+    /// Finds a code by its id (`CH0305`) or name (`wildcard-fields`).
+    pub fn lookup(key: &str) -> Option<Code> {
+        CODES
+            .iter()
+            .find(|i| i.id.eq_ignore_ascii_case(key) || i.name == key)
+            .map(|i| i.code)
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// Which file a diagnostic is in: an index into the bundle's file list.
+pub type FileId = u32;
+
+/// A secondary location with a label.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Label {
+    /// The file.
+    pub file: FileId,
+    /// The span.
+    pub span: Span,
+    /// What it shows.
+    pub message: String,
+}
+
+/// A problem in a bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Diagnostic {
+    /// Stable code.
+    pub code: Code,
+    /// Severity, after the bundle's lint levels.
+    pub severity: Severity,
+    /// Message: lowercase, no final period, the user's input in backticks.
+    pub message: String,
+    /// The file of the primary span.
+    pub file: FileId,
+    /// The primary span.
+    pub span: Span,
+    /// The label on the primary span.
+    pub label: String,
+    /// Other places that matter.
+    pub related: Vec<Label>,
+    /// A help line.
+    pub help: Option<String>,
+    /// The article of the regulation the check enforces.
+    pub article: Option<String>,
+    /// A machine-applicable fix: replace `span` in `file` with the text.
+    pub fix: Option<Fix>,
+}
+
+/// A suggested edit that resolves a diagnostic.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Fix {
+    /// What the edit does, for a code action title.
+    pub title: String,
+    /// The span to replace.
+    pub span: Span,
+    /// The replacement.
+    pub replacement: String,
+}
+
+impl Diagnostic {
+    /// A diagnostic with the code's default severity and article.
+    pub fn new(code: Code, file: FileId, span: Span, message: impl Into<String>) -> Self {
+        let info = code.info();
+        Diagnostic {
+            code,
+            severity: info.severity,
+            message: message.into(),
+            file,
+            span,
+            label: String::new(),
+            related: Vec::new(),
+            help: None,
+            article: info.article.map(str::to_string),
+            fix: None,
+        }
+    }
+    /// Sets the label on the primary span.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+    /// Sets the help line.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+    /// Adds a secondary label.
+    pub fn with_related(mut self, file: FileId, span: Span, message: impl Into<String>) -> Self {
+        self.related.push(Label {
+            file,
+            span,
+            message: message.into(),
+        });
+        self
+    }
+    /// Overrides the article.
+    pub fn with_article(mut self, article: Option<String>) -> Self {
+        if article.is_some() {
+            self.article = article;
+        }
+        self
+    }
+    /// Adds a fix.
+    pub fn with_fix(
+        mut self,
+        title: impl Into<String>,
+        span: Span,
+        replacement: impl Into<String>,
+    ) -> Self {
+        self.fix = Some(Fix {
+            title: title.into(),
+            span,
+            replacement: replacement.into(),
+        });
+        self
+    }
+}
+
+/// Line starts of a text, for turning byte offsets into lines and columns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+/// A 1-based line and column, the column counted in characters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LineCol {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column in Unicode scalar values.
+    pub column: usize,
+}
+
+impl LineIndex {
+    /// Indexes `text`.
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+    /// The line and character column of a byte offset in `text`.
+    pub fn line_col(&self, text: &str, offset: usize) -> LineCol {
+        let offset = offset.min(text.len());
+        let line = self
+            .starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1);
+        let start = self.starts.get(line).copied().unwrap_or(0);
+        let column = text
+            .get(start..offset)
+            .map(|s| s.chars().count())
+            .unwrap_or_else(|| {
+                // Offset inside a character: count the whole characters before it.
+                text.get(start..)
+                    .map(|s| {
+                        s.char_indices()
+                            .take_while(|(i, _)| start + i < offset)
+                            .count()
+                    })
+                    .unwrap_or(0)
+            });
+        LineCol {
+            line: line + 1,
+            column: column + 1,
+        }
+    }
+}
+
+/// A file as diagnostics need it: its path and text.
+#[derive(Clone, Debug)]
+pub struct SourceText {
+    /// Path, relative to the bundle root, with `/` separators.
+    pub path: String,
+    /// The text.
+    pub text: Arc<str>,
+}
+
+/// A diagnostic with positions resolved, as `charter check --format json` prints it.
+#[derive(Clone, Debug, Serialize)]
+pub struct DiagnosticJson {
+    /// `CH0301`
+    pub code: String,
+    /// `forbidden-action`
+    pub name: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Message.
+    pub message: String,
+    /// File path relative to the bundle root.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// End line.
+    pub end_line: usize,
+    /// End column, in characters.
+    pub end_column: usize,
+    /// Byte range `[start, end)`.
+    pub byte_range: [u32; 2],
+    /// Label on the span.
+    pub label: String,
+    /// Help line.
+    pub help: Option<String>,
+    /// Article of the regulation.
+    pub article: Option<String>,
+    /// Other places.
+    pub related: Vec<RelatedJson>,
+}
+
+/// A secondary location, resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct RelatedJson {
+    /// File.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column in characters.
+    pub column: usize,
+    /// Label.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// Resolves positions against the files.
+    pub fn to_json(&self, files: &[SourceText]) -> DiagnosticJson {
+        let (path, start, end) = resolve(files, self.file, self.span);
+        DiagnosticJson {
+            code: self.code.id().to_string(),
+            name: self.code.info().name.to_string(),
+            severity: self.severity,
+            message: self.message.clone(),
+            file: path,
+            line: start.line,
+            column: start.column,
+            end_line: end.line,
+            end_column: end.column,
+            byte_range: [self.span.start, self.span.end],
+            label: self.label.clone(),
+            help: self.help.clone(),
+            article: self.article.clone(),
+            related: self
+                .related
+                .iter()
+                .map(|l| {
+                    let (file, s, _) = resolve(files, l.file, l.span);
+                    RelatedJson {
+                        file,
+                        line: s.line,
+                        column: s.column,
+                        message: l.message.clone(),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// A miette report with the source snippet, for people.
+    pub fn to_report(&self, files: &[SourceText]) -> miette::Report {
+        let file = files.get(self.file as usize);
+        let mut labels = vec![miette::LabeledSpan::new_primary_with_span(
+            (!self.label.is_empty()).then(|| self.label.clone()),
+            self.span.range(),
+        )];
+        for r in &self.related {
+            if r.file == self.file {
+                labels.push(miette::LabeledSpan::new_with_span(
+                    Some(r.message.clone()),
+                    r.span.range(),
+                ));
+            }
+        }
+        let mut help = self.help.clone();
+        for r in &self.related {
+            if r.file != self.file {
+                let (path, lc, _) = resolve(files, r.file, r.span);
+                let note = format!("{}: {}:{}:{}", r.message, path, lc.line, lc.column);
+                help = Some(match help {
+                    Some(h) => format!("{h}\n{note}"),
+                    None => note,
+                });
+            }
+        }
+        if let Some(article) = &self.article {
+            let note = format!("《镇江市公共数据授权运营管理暂行办法》{article}");
+            help = Some(match help {
+                Some(h) => format!("{h}\n{note}"),
+                None => note,
+            });
+        }
+        let severity = match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Info => miette::Severity::Advice,
+        };
+        let diag = miette::MietteDiagnostic::new(self.message.clone())
+            .with_code(format!("{}({})", self.code.id(), self.code.info().name))
+            .with_severity(severity)
+            .with_labels(labels);
+        let diag = match help {
+            Some(h) => diag.with_help(h),
+            None => diag,
+        };
+        let report = miette::Report::new(diag);
+        match file {
+            Some(f) => report
+                .with_source_code(miette::NamedSource::new(f.path.clone(), f.text.to_string())),
+            None => report,
+        }
+    }
+}
+
+fn resolve(files: &[SourceText], file: FileId, span: Span) -> (String, LineCol, LineCol) {
+    match files.get(file as usize) {
+        Some(f) => {
+            let idx = LineIndex::new(&f.text);
+            (
+                f.path.clone(),
+                idx.line_col(&f.text, span.start as usize),
+                idx.line_col(&f.text, span.end as usize),
+            )
+        }
+        None => (
+            String::from("<unknown>"),
+            LineCol { line: 1, column: 1 },
+            LineCol { line: 1, column: 1 },
+        ),
+    }
+}

@@ -1,0 +1,373 @@
+//! Charter's compiler: parse `.charter` bundles, check them against the regulation,
+//! and lower them to validated Cedar.
+//!
+//! The façade is [`Compiler`]: load a bundle folder (or give it texts), ask for
+//! [`Compiler::diagnostics`], and [`Compiler::build`] a [`CompiledBundle`] — the one
+//! artifact the runtime loads. Underneath, every step is a salsa query in [`db`], so
+//! an edit re-runs only what depends on it; the language server drives the same
+//! queries through [`Compiler::db`].
+
+pub mod db;
+pub mod diagnostics;
+pub mod lower;
+pub mod manifest;
+pub mod sema;
+pub mod syntax;
+pub mod synth;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use salsa::Setter;
+
+pub use db::{BundleInput, CharterDatabase, SourceFile};
+pub use diagnostics::{Code, Diagnostic, Severity, SourceText};
+pub use lower::{CompiledBundle, CompiledPolicy, PolicyKind};
+
+/// A problem reading a bundle from disk.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LoadError {
+    /// The folder has no `charter.toml`.
+    #[error("`{}` is not a Charter bundle: it has no charter.toml", path.display())]
+    #[diagnostic(
+        code(charter::not_a_bundle),
+        help("run `charter check` in the folder that holds charter.toml, or pass that folder")
+    )]
+    NotABundle {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A file could not be read.
+    #[error("cannot read `{}`", path.display())]
+    #[diagnostic(code(charter::io))]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A compiler over one bundle, incremental across edits.
+pub struct Compiler {
+    db: CharterDatabase,
+    bundle: BundleInput,
+    files: BTreeMap<String, SourceFile>,
+    root: Option<PathBuf>,
+}
+
+impl Compiler {
+    /// A compiler over texts: the manifest (`None` when there is none) and the
+    /// `.charter` files as `(path, text)`.
+    pub fn from_sources(
+        manifest: Option<&str>,
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        Self::with_db(CharterDatabase::default(), manifest, files)
+    }
+
+    /// Like [`Compiler::from_sources`] over a given database (one with an execution log, say).
+    pub fn with_db(
+        db: CharterDatabase,
+        manifest: Option<&str>,
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        let prelude = SourceFile::new(
+            &db,
+            db::PRELUDE_PATH.to_string(),
+            db::PRELUDE_TEXT.to_string(),
+        );
+        let manifest_text = manifest.unwrap_or("").to_string();
+        let manifest_file = SourceFile::new(&db, db::MANIFEST_PATH.to_string(), manifest_text);
+        let mut map = BTreeMap::new();
+        for (path, text) in files {
+            let f = SourceFile::new(&db, path.clone(), text);
+            map.insert(path, f);
+        }
+        let mut list = vec![prelude, manifest_file];
+        list.extend(map.values().copied());
+        let bundle = BundleInput::new(&db, list);
+        Compiler {
+            db,
+            bundle,
+            files: map,
+            root: None,
+        }
+    }
+
+    /// Loads the bundle in `dir`: `charter.toml` and every `.charter` file below it.
+    pub fn load_dir(dir: &Path) -> Result<Self, LoadError> {
+        let manifest_path = dir.join(db::MANIFEST_PATH);
+        if !manifest_path.is_file() {
+            return Err(LoadError::NotABundle {
+                path: dir.to_path_buf(),
+            });
+        }
+        let manifest = read(&manifest_path)?;
+        let mut files = Vec::new();
+        collect_charter_files(dir, dir, &mut files)?;
+        let mut c = Self::from_sources(Some(&manifest), files);
+        c.root = Some(dir.to_path_buf());
+        Ok(c)
+    }
+
+    /// The folder the bundle was loaded from.
+    pub fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
+    }
+
+    /// Sets the text of a `.charter` file, adding it when new. Incremental: only
+    /// queries that depend on what changed run again.
+    pub fn set_file(&mut self, path: &str, text: String) {
+        if let Some(f) = self.files.get(path).copied() {
+            if f.text(&self.db) != &text {
+                f.set_text(&mut self.db).to(text);
+            }
+            return;
+        }
+        let f = SourceFile::new(&self.db, path.to_string(), text);
+        self.files.insert(path.to_string(), f);
+        self.refresh_list();
+    }
+
+    /// Sets the text of `charter.toml`.
+    pub fn set_manifest(&mut self, text: String) {
+        if let Some(f) = self.bundle.files(&self.db).get(1).copied() {
+            f.set_text(&mut self.db).to(text);
+        }
+    }
+
+    /// Removes a `.charter` file.
+    pub fn remove_file(&mut self, path: &str) {
+        if self.files.remove(path).is_some() {
+            self.refresh_list();
+        }
+    }
+
+    fn refresh_list(&mut self) {
+        let head: Vec<SourceFile> = self
+            .bundle
+            .files(&self.db)
+            .iter()
+            .take(2)
+            .copied()
+            .collect();
+        let mut list = head;
+        list.extend(self.files.values().copied());
+        self.bundle.set_files(&mut self.db).to(list);
+    }
+
+    /// The salsa database, for the language server.
+    pub fn db(&self) -> &CharterDatabase {
+        &self.db
+    }
+
+    /// The salsa database, mutably.
+    pub fn db_mut(&mut self) -> &mut CharterDatabase {
+        &mut self.db
+    }
+
+    /// The bundle input.
+    pub fn bundle(&self) -> BundleInput {
+        self.bundle
+    }
+
+    /// The source file at `path`, if the bundle has it.
+    pub fn file(&self, path: &str) -> Option<SourceFile> {
+        self.files.get(path).copied()
+    }
+
+    /// Every file (prelude, manifest, `.charter` files), indexed by `FileId`.
+    pub fn sources(&self) -> Vec<SourceText> {
+        self.bundle
+            .files(&self.db)
+            .iter()
+            .map(|f| SourceText {
+                path: f.path(&self.db).clone(),
+                text: f.text(&self.db).as_str().into(),
+            })
+            .collect()
+    }
+
+    /// The manifest as parsed.
+    pub fn manifest(&self) -> &manifest::Manifest {
+        &db::manifest(&self.db, self.bundle).0
+    }
+
+    /// All diagnostics, lint levels applied, sorted by file and position.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        db::bundle_diagnostics(&self.db, self.bundle).clone()
+    }
+
+    /// The semantic model.
+    pub fn model(&self) -> &sema::model::Model {
+        db::bundle_model(&self.db, self.bundle)
+    }
+
+    /// Builds the bundle: its diagnostics must have no error, and the Cedar it
+    /// compiles to must pass Cedar's strict validator (a failure there is a
+    /// compiler bug, reported as `CH0900`). Returns the artifact and the warnings.
+    pub fn build(&self) -> Result<(CompiledBundle, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let diags = self.diagnostics();
+        if db::has_errors(&diags) {
+            return Err(diags);
+        }
+        let files = self.bundle.files(&self.db);
+        let lower_files: Vec<lower::LowerFile<'_>> = files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 1)
+            .map(|(i, f)| lower::LowerFile {
+                id: i as u32,
+                path: f.path(&self.db).as_str(),
+                text: f.text(&self.db).as_str(),
+                items: &db::parse_file(&self.db, *f).items,
+            })
+            .collect();
+        let bundle = lower::lower(self.manifest(), self.model(), &lower_files);
+        let problems = validate(&bundle);
+        if !problems.is_empty() {
+            let mut out = diags;
+            out.extend(problems.into_iter().map(|msg| {
+                Diagnostic::new(Code::Internal, 0, Default::default(), msg)
+                    .with_label("generated Cedar")
+                    .with_help(
+                        "this is a bug in Charter's compiler; please report it with the bundle",
+                    )
+            }));
+            return Err(out);
+        }
+        Ok((bundle, diags))
+    }
+}
+
+/// Runs Cedar's own checks over a compiled bundle: the schema parses, every policy
+/// parses and passes the strict validator, and the entities conform to the schema.
+/// Returns the problems, one message each; empty when Cedar accepts everything.
+pub fn validate(bundle: &CompiledBundle) -> Vec<String> {
+    use cedar_policy::{Entities, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+    let mut problems = Vec::new();
+    let schema = match Schema::from_json_value(bundle.schema.clone()) {
+        Ok(s) => s,
+        Err(e) => return vec![format!("the generated schema is invalid: {e}")],
+    };
+    let mut decisions = PolicySet::new();
+    let mut notices = PolicySet::new();
+    for p in &bundle.policies {
+        match Policy::parse(Some(PolicyId::new(&p.id)), &p.cedar) {
+            Ok(policy) => {
+                let set = if p.kind == PolicyKind::Notice {
+                    &mut notices
+                } else {
+                    &mut decisions
+                };
+                if let Err(e) = set.add(policy) {
+                    problems.push(format!(
+                        "policy `{}` ({}) cannot be added: {e}",
+                        p.id, p.source
+                    ));
+                }
+            }
+            Err(e) => problems.push(format!(
+                "policy `{}` ({}) does not parse: {e}",
+                p.id, p.source
+            )),
+        }
+    }
+    let validator = Validator::new(schema.clone());
+    for set in [&decisions, &notices] {
+        let result = validator.validate(set, ValidationMode::Strict);
+        for e in result.validation_errors() {
+            let id = e.policy_id().to_string();
+            let source = bundle
+                .policies
+                .iter()
+                .find(|p| p.id == id)
+                .map(|p| p.source.to_string())
+                .unwrap_or_default();
+            problems.push(format!(
+                "policy `{id}` ({source}) fails Cedar validation: {e}"
+            ));
+        }
+    }
+    if let Err(e) = Entities::from_json_value(bundle.entities.clone(), Some(&schema)) {
+        problems.push(format!(
+            "the catalog entities do not conform to the schema: {e}"
+        ));
+    }
+    problems
+}
+
+/// Formats Cedar policy text with `cedar-policy-formatter`; the text unchanged if it
+/// cannot be formatted.
+pub fn format_cedar(text: &str) -> String {
+    let config = cedar_policy_formatter::Config {
+        line_width: 100,
+        indent_width: 2,
+    };
+    cedar_policy_formatter::policies_str_to_pretty(text, &config)
+        .unwrap_or_else(|_| text.to_string())
+}
+
+/// The files `charter build` writes, as `(file name, contents)`.
+pub fn build_outputs(bundle: &CompiledBundle) -> Result<Vec<(&'static str, String)>, String> {
+    let json = serde_json::to_string_pretty(bundle)
+        .map_err(|e| format!("cannot serialize bundle.json: {e}"))?;
+    let header = format!(
+        "// {} {} — compiled by Charter from the bundle's .charter files; do not edit.\n// {}\n\n",
+        bundle.manifest.name, bundle.manifest.version, bundle.manifest.hash
+    );
+    let policies = format!("{header}{}", format_cedar(&bundle.decision_policies_text()));
+    let schema = cedar_policy::SchemaFragment::from_json_value(bundle.schema.clone())
+        .map_err(|e| format!("invalid schema: {e}"))?
+        .to_cedarschema()
+        .map_err(|e| format!("cannot print the schema: {e}"))?;
+    let entities = serde_json::to_string_pretty(&bundle.entities)
+        .map_err(|e| format!("cannot serialize entities: {e}"))?;
+    Ok(vec![
+        ("bundle.json", json),
+        ("policies.cedar", policies),
+        ("schema.cedarschema", schema),
+        ("entities.json", entities),
+    ])
+}
+
+fn read(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn collect_charter_files(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') || name == "target" || name == "node_modules" {
+            continue;
+        }
+        if p.is_dir() {
+            collect_charter_files(root, &p, out)?;
+        } else if p.extension().and_then(|e| e.to_str()) == Some("charter") {
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push((rel, read(&p)?));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,939 @@
+//! Lowering a checked bundle to Cedar: the schema, the catalog as entities, one
+//! policy per rule with a stable id and annotations, and the catalog the runtime uses.
+//!
+//! Dates become days since 1970-01-01 (in the bundle's time zone, UTC+8) and durations
+//! days, so Cedar compares integers instead of re-parsing datetime literals per request.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json};
+
+use crate::diagnostics::{FileId, LineIndex};
+use crate::manifest::{namespace_of, Manifest};
+use crate::sema::expr::{duration_days, epoch_days, Ty};
+use crate::sema::model::Model;
+use crate::syntax::ast::*;
+
+/// The version of the `bundle.json` format.
+pub const BUNDLE_FORMAT: &str = "charter-bundle/1";
+
+/// What kind of rule a policy comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    /// A scenario's `use` line: the only permits.
+    Scope,
+    /// A scenario's `require`: the developer's eligibility for it.
+    Eligibility,
+    /// A grade's allowed actions.
+    Grade,
+    /// A grade's `requires consent`.
+    GradeConsent,
+    /// Consent for protected tags (Art. 20).
+    Consent,
+    /// A `forbid` rule, such as raw data never leaving the domain (Art. 4).
+    Forbid,
+    /// An admission requirement (Art. 9).
+    Admission,
+    /// An exit trigger (Art. 32).
+    Exit,
+    /// A suspension trigger (Art. 30).
+    Suspend,
+    /// A notice: advisory, kept out of the decision policy set.
+    Notice,
+}
+
+impl PolicyKind {
+    /// The kind as annotations write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::Scope => "scope",
+            PolicyKind::Eligibility => "eligibility",
+            PolicyKind::Grade => "grade",
+            PolicyKind::GradeConsent => "grade_consent",
+            PolicyKind::Consent => "consent",
+            PolicyKind::Forbid => "forbid",
+            PolicyKind::Admission => "admission",
+            PolicyKind::Exit => "exit",
+            PolicyKind::Suspend => "suspend",
+            PolicyKind::Notice => "notice",
+        }
+    }
+    /// Whether the policy is a `permit` (scopes, and notices in their own set).
+    pub fn is_permit(self) -> bool {
+        matches!(self, PolicyKind::Scope | PolicyKind::Notice)
+    }
+}
+
+/// A position in a source file, 1-based, columns in characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SourceLoc {
+    /// Path relative to the bundle root.
+    pub file: String,
+    /// Line.
+    pub line: usize,
+    /// Column.
+    pub column: usize,
+}
+
+impl std::fmt::Display for SourceLoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// One compiled policy, with what the runtime needs to slice and explain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompiledPolicy {
+    /// Stable id, e.g. `scenario/普惠金融/use/1`.
+    pub id: String,
+    /// Kind of rule.
+    pub kind: PolicyKind,
+    /// The rule's name as written (scenario, trigger or forbid name, grade).
+    pub rule: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Article of the regulation.
+    pub article: Option<String>,
+    /// Where the rule is written.
+    pub source: SourceLoc,
+    /// Measures, for exit and suspend rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measures: Vec<String>,
+    /// The scenario it applies to; `None` for global rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// The dataset it applies to; `None` for any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// The actions it applies to; `None` for all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<String>>,
+    /// The fields a scope covers; `None` for all of the dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
+    /// Whether the scope needs consent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requires_consent: bool,
+    /// The Cedar text, annotations included.
+    pub cedar: String,
+}
+
+/// The manifest as the artifact carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleManifest {
+    /// Name.
+    pub name: String,
+    /// Semantic version.
+    pub version: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Cedar namespace.
+    pub namespace: String,
+    /// `sha256:<hex>` over everything else in the artifact.
+    pub hash: String,
+    /// The compiler that built it.
+    pub compiler: String,
+}
+
+/// A field as the runtime sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogField {
+    /// Title.
+    pub title: Option<String>,
+    /// Grade order (1 = lowest).
+    pub grade: i64,
+    /// Grade name.
+    pub grade_name: String,
+    /// Tags, the dataset's included.
+    pub tags: Vec<String>,
+}
+
+/// A dataset as the runtime sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogDataset {
+    /// Title.
+    pub title: Option<String>,
+    /// Source agency.
+    pub source: Option<String>,
+    /// Domain.
+    pub domain: Option<String>,
+    /// Fields by name, in declaration order.
+    pub fields: Vec<(String, CatalogField)>,
+}
+
+/// A scenario as the runtime sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogScenario {
+    /// Title.
+    pub title: Option<String>,
+    /// Domain.
+    pub domain: Option<String>,
+    /// Purpose.
+    pub purpose: Option<String>,
+    /// First day, days since 1970-01-01.
+    pub term_start: i64,
+    /// Last day, included.
+    pub term_end: i64,
+    /// The term as written.
+    pub term: String,
+}
+
+/// A named thing with a title.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Titled {
+    /// Title.
+    pub title: Option<String>,
+}
+
+/// A developer fact as the runtime sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogFact {
+    /// `bool`, `int`, `string`, `date`, `duration`, `scenario`, `set<…>`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Title.
+    pub title: Option<String>,
+}
+
+/// Everything the runtime needs to know about the bundle's vocabulary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// Offset of the bundle's time zone from UTC, in minutes: `now` is the request's day there.
+    pub utc_offset_minutes: i32,
+    /// Grades, lowest first: `(name, title)`.
+    pub grades: Vec<(String, Option<String>)>,
+    /// Actions.
+    pub actions: BTreeMap<String, Titled>,
+    /// Measures.
+    pub measures: BTreeMap<String, Titled>,
+    /// Developer facts.
+    pub facts: BTreeMap<String, CatalogFact>,
+    /// Scenarios.
+    pub scenarios: BTreeMap<String, CatalogScenario>,
+    /// Datasets.
+    pub datasets: BTreeMap<String, CatalogDataset>,
+    /// Tags that need consent.
+    pub consent_tags: Vec<String>,
+}
+
+/// The one artifact the runtime loads: `bundle.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompiledBundle {
+    /// [`BUNDLE_FORMAT`].
+    pub format: String,
+    /// Name, version, hash.
+    pub manifest: BundleManifest,
+    /// The Cedar schema, in Cedar's JSON schema format.
+    pub schema: Json,
+    /// Policies: decision policies and notices (kind `notice`, a separate set).
+    pub policies: Vec<CompiledPolicy>,
+    /// The catalog's entities (scenarios, datasets, fields), in Cedar's JSON entity format.
+    pub entities: Json,
+    /// The vocabulary.
+    pub catalog: Catalog,
+}
+
+impl CompiledBundle {
+    /// The decision policies, in order, as one Cedar text.
+    pub fn decision_policies_text(&self) -> String {
+        let mut out = String::new();
+        for p in self
+            .policies
+            .iter()
+            .filter(|p| p.kind != PolicyKind::Notice)
+        {
+            out.push_str(&p.cedar);
+            out.push_str("\n\n");
+        }
+        out
+    }
+    /// Computes the content hash over everything but the hash itself.
+    pub fn compute_hash(&self) -> String {
+        use sha2::Digest;
+        let mut copy = self.clone();
+        copy.manifest.hash = String::new();
+        let bytes = serde_json::to_vec(&copy).unwrap_or_default();
+        let digest = sha2::Sha256::digest(&bytes);
+        let mut hex = String::with_capacity(64);
+        for b in digest {
+            let _ = write!(hex, "{b:02x}");
+        }
+        format!("sha256:{hex}")
+    }
+}
+
+/// A parsed file handed to lowering.
+pub struct LowerFile<'a> {
+    /// Id.
+    pub id: FileId,
+    /// Path.
+    pub path: &'a str,
+    /// Text.
+    pub text: &'a str,
+    /// Items.
+    pub items: &'a [Item],
+}
+
+/// Escapes a string for a Cedar string literal.
+pub fn cedar_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Whether `s` is a Cedar identifier (usable as `principal.s`).
+fn is_cedar_ident(s: &str) -> bool {
+    const RESERVED: &[&str] = &[
+        "true",
+        "false",
+        "if",
+        "then",
+        "else",
+        "in",
+        "is",
+        "like",
+        "has",
+        "__cedar",
+        "principal",
+        "action",
+        "resource",
+        "context",
+        "permit",
+        "forbid",
+        "when",
+        "unless",
+    ];
+    let mut cs = s.chars();
+    matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !RESERVED.contains(&s)
+}
+
+/// `principal.name` or `principal["名"]`.
+fn attr(base: &str, name: &str) -> String {
+    if is_cedar_ident(name) {
+        format!("{base}.{name}")
+    } else {
+        format!("{base}[{}]", cedar_str(name))
+    }
+}
+
+struct Lowerer<'a> {
+    ns: String,
+    model: &'a Model,
+}
+
+impl Lowerer<'_> {
+    fn uid(&self, ty: &str, id: &str) -> String {
+        format!("{}::{ty}::{}", self.ns, cedar_str(id))
+    }
+    fn action(&self, a: &str) -> String {
+        self.uid("Action", a)
+    }
+    fn action_set(&self, actions: &[String]) -> String {
+        let items: Vec<String> = actions.iter().map(|a| self.action(a)).collect();
+        format!("[{}]", items.join(", "))
+    }
+    fn action_scope(&self, actions: &[String]) -> String {
+        match actions {
+            [one] => format!("action == {}", self.action(one)),
+            _ => format!("action in {}", self.action_set(actions)),
+        }
+    }
+
+    /// Lowers a developer-scope expression to Cedar.
+    fn expr(&self, e: &Expr) -> String {
+        match &e.kind {
+            ExprKind::Bool(b) => b.to_string(),
+            ExprKind::Int(i) => i.to_string(),
+            ExprKind::Str(s) => cedar_str(s),
+            ExprKind::Date(d) => epoch_days(*d).to_string(),
+            ExprKind::Duration(d) => duration_days(*d).to_string(),
+            ExprKind::Paren(inner) => self.expr(inner),
+            ExprKind::Path(n) => {
+                let t = n.text.as_str();
+                if t == "now" {
+                    "context.now".to_string()
+                } else if let Some(v) = self.model.limit_value(t) {
+                    match v {
+                        crate::sema::expr::Val::Duration(d) => d.to_string(),
+                        _ => "0".to_string(),
+                    }
+                } else if let Some(f) = t.strip_prefix("developer.") {
+                    attr("principal", f)
+                } else {
+                    self.uid("Scenario", t)
+                }
+            }
+            ExprKind::List(items) => {
+                let parts: Vec<String> = items.iter().map(|i| self.expr(i)).collect();
+                format!("[{}]", parts.join(", "))
+            }
+            ExprKind::Not(inner) => format!("!({})", self.expr(inner)),
+            ExprKind::Binary(op, a, b) => {
+                let (la, lb) = (self.expr(a), self.expr(b));
+                match op {
+                    BinOp::And => format!("({la} && {lb})"),
+                    BinOp::Or => format!("({la} || {lb})"),
+                    BinOp::Contains | BinOp::In => {
+                        let (set, el, set_e) = if *op == BinOp::Contains {
+                            (la, lb, a)
+                        } else {
+                            (lb, la, b)
+                        };
+                        if matches!(&strip(set_e).kind, ExprKind::List(items) if items.is_empty()) {
+                            // Cedar's strict validator rejects an empty set literal; nothing is in it.
+                            "false".to_string()
+                        } else {
+                            format!("{set}.contains({el})")
+                        }
+                    }
+                    other => format!("({la} {} {lb})", cedar_op(*other)),
+                }
+            }
+        }
+    }
+}
+
+fn strip(e: &Expr) -> &Expr {
+    match &e.kind {
+        ExprKind::Paren(inner) => strip(inner),
+        _ => e,
+    }
+}
+
+fn cedar_op(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Eq => "==",
+        BinOp::Ne => "!=",
+        BinOp::Lt => "<",
+        BinOp::Le => "<=",
+        BinOp::Gt => ">",
+        BinOp::Ge => ">=",
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::And => "&&",
+        BinOp::Or => "||",
+        BinOp::Contains | BinOp::In => "in",
+    }
+}
+
+fn cedar_type(ty: &Ty, ns: &str) -> Json {
+    match ty {
+        Ty::Bool => json!({"type": "Boolean"}),
+        Ty::Int | Ty::Date | Ty::Duration | Ty::Unknown => json!({"type": "Long"}),
+        Ty::Str => json!({"type": "String"}),
+        Ty::Scenario => json!({"type": "Entity", "name": format!("{ns}::Scenario")}),
+        Ty::Set(inner) => json!({"type": "Set", "element": cedar_type(inner, ns)}),
+    }
+}
+
+fn fmt_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+}
+
+/// Lowers a bundle that checked without errors.
+pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> CompiledBundle {
+    let ns = namespace_of(&manifest.name);
+    let lw = Lowerer {
+        ns: ns.clone(),
+        model,
+    };
+    let mut policies: Vec<CompiledPolicy> = Vec::new();
+    let mut scenarios: BTreeMap<String, CatalogScenario> = BTreeMap::new();
+    let mut admission_no = 0usize;
+    let consent_tags: Vec<String> = model.consent_tags.iter().cloned().collect();
+
+    for f in files {
+        let index = LineIndex::new(f.text);
+        let loc = |span: Span| {
+            let lc = index.line_col(f.text, span.start as usize);
+            SourceLoc {
+                file: f.path.to_string(),
+                line: lc.line,
+                column: lc.column,
+            }
+        };
+        for item in f.items {
+            match &item.kind {
+                ItemKind::GradeRule(r) => {
+                    let Some(g) = model.grade_index(&r.grade.text) else {
+                        continue;
+                    };
+                    let gtitle = model.grades.get(g).and_then(|x| x.title.clone());
+                    let order = g as i64 + 1;
+                    let allows: Vec<String> = r.allows.iter().map(|a| a.text.clone()).collect();
+                    let title = format!(
+                        "{}级数据仅可用于：{}",
+                        gtitle.clone().unwrap_or_else(|| r.grade.text.clone()),
+                        allows.join("、")
+                    );
+                    let body = if allows.is_empty() {
+                        format!("forbid (principal, action, resource)\nwhen {{ resource.grade == {order} }};")
+                    } else {
+                        format!(
+                            "forbid (principal, action, resource)\nwhen {{ resource.grade == {order} }}\nunless {{ action in {} }};",
+                            lw.action_set(&allows)
+                        )
+                    };
+                    policies.push(policy(
+                        format!("grade/{}", r.grade.text),
+                        PolicyKind::Grade,
+                        r.grade.text.clone(),
+                        Some(title),
+                        r.article.as_ref().map(|a| a.value.clone()),
+                        loc(item.span),
+                        body,
+                    ));
+                    if r.requires_consent.is_some() && !allows.is_empty() {
+                        let title = format!(
+                            "{}级数据须经信息主体授权",
+                            gtitle.unwrap_or_else(|| r.grade.text.clone())
+                        );
+                        let body = format!(
+                            "forbid (principal, {}, resource)\nwhen {{ resource.grade == {order} && !context.consent }};",
+                            lw.action_scope(&allows)
+                        );
+                        let mut p = policy(
+                            format!("grade/{}/consent", r.grade.text),
+                            PolicyKind::GradeConsent,
+                            r.grade.text.clone(),
+                            Some(title),
+                            r.article.as_ref().map(|a| a.value.clone()),
+                            loc(item.span),
+                            body,
+                        );
+                        p.actions = Some(allows.clone());
+                        policies.push(p);
+                    }
+                }
+                ItemKind::Forbid(fd) => {
+                    let actions: Vec<String> = fd.actions.iter().map(|a| a.text.clone()).collect();
+                    let scope = if actions.is_empty() {
+                        "action".to_string()
+                    } else {
+                        lw.action_scope(&actions)
+                    };
+                    let when = fd
+                        .when
+                        .as_ref()
+                        .map(|w| format!("\nwhen {{ {} }}", lw.expr(w)))
+                        .unwrap_or_default();
+                    let mut p = policy(
+                        format!("forbid/{}", fd.name.text),
+                        PolicyKind::Forbid,
+                        fd.name.text.clone(),
+                        fd.title.as_ref().map(|t| t.value.clone()),
+                        fd.article.as_ref().map(|a| a.value.clone()),
+                        loc(item.span),
+                        format!("forbid (principal, {scope}, resource){when};"),
+                    );
+                    p.actions = (!actions.is_empty()).then_some(actions);
+                    policies.push(p);
+                }
+                ItemKind::Consent(c) => {
+                    // One policy covers every protected tag of the bundle.
+                    if consent_tags.is_empty()
+                        || policies.iter().any(|p| p.kind == PolicyKind::Consent)
+                    {
+                        continue;
+                    }
+                    let tags: Vec<String> = consent_tags.iter().map(|t| cedar_str(t)).collect();
+                    policies.push(policy(
+                        "consent".to_string(),
+                        PolicyKind::Consent,
+                        "consent".to_string(),
+                        Some("涉及个人信息和商业秘密的数据须经信息主体授权后按场景使用".to_string()),
+                        c.article.as_ref().map(|a| a.value.clone()),
+                        loc(item.span),
+                        format!(
+                            "forbid (principal, action, resource)\nwhen {{ resource.tags.containsAny([{}]) && !context.consent }};",
+                            tags.join(", ")
+                        ),
+                    ));
+                }
+                ItemKind::Admission(a) => {
+                    for r in &a.requires {
+                        admission_no += 1;
+                        let title = r
+                            .title
+                            .as_ref()
+                            .or(a.title.as_ref())
+                            .map(|t| t.value.clone());
+                        let article = r
+                            .article
+                            .as_ref()
+                            .or(a.article.as_ref())
+                            .map(|t| t.value.clone());
+                        policies.push(policy(
+                            format!("admission/{admission_no}"),
+                            PolicyKind::Admission,
+                            format!("admission/{admission_no}"),
+                            title,
+                            article,
+                            loc(r.span),
+                            format!(
+                                "forbid (principal, action, resource)\nunless {{ {} }};",
+                                lw.expr(&r.cond)
+                            ),
+                        ));
+                    }
+                }
+                ItemKind::Trigger(t) => {
+                    let (kind, effect) = match t.kind {
+                        TriggerKind::Exit => (PolicyKind::Exit, "forbid"),
+                        TriggerKind::Suspend => (PolicyKind::Suspend, "forbid"),
+                        TriggerKind::Notice => (PolicyKind::Notice, "permit"),
+                    };
+                    let mut p = policy(
+                        format!("{}/{}", t.kind.keyword(), t.name.text),
+                        kind,
+                        t.name.text.clone(),
+                        t.title.as_ref().map(|x| x.value.clone()),
+                        t.article.as_ref().map(|x| x.value.clone()),
+                        loc(item.span),
+                        format!(
+                            "{effect} (principal, action, resource)\nwhen {{ {} }};",
+                            lw.expr(&t.when)
+                        ),
+                    );
+                    p.measures = t.measures.iter().map(|m| m.text.clone()).collect();
+                    policies.push(p);
+                }
+                ItemKind::Scenario(s) => {
+                    let Some(term) = &s.term else { continue };
+                    let (start, end) = (epoch_days(term.start), epoch_days(term.end));
+                    scenarios.insert(
+                        s.name.text.clone(),
+                        CatalogScenario {
+                            title: s.title.as_ref().map(|t| t.value.clone()),
+                            domain: s.domain.as_ref().map(|d| d.text.clone()),
+                            purpose: s.purpose.as_ref().map(|p| p.value.clone()),
+                            term_start: start,
+                            term_end: end,
+                            term: format!("{} .. {}", fmt_date(term.start), fmt_date(term.end)),
+                        },
+                    );
+                    let scen = lw.uid("Scenario", &s.name.text);
+                    let stitle = s.title.as_ref().map(|t| t.value.clone());
+                    let sarticle = s.article.as_ref().map(|t| t.value.clone());
+                    for (i, r) in s.requires.iter().enumerate() {
+                        let mut p = policy(
+                            format!("scenario/{}/require/{}", s.name.text, i + 1),
+                            PolicyKind::Eligibility,
+                            s.name.text.clone(),
+                            r.title.as_ref().map(|t| t.value.clone()).or_else(|| stitle.clone()),
+                            r.article.as_ref().map(|t| t.value.clone()).or_else(|| sarticle.clone()),
+                            loc(r.span),
+                            format!(
+                                "forbid (principal, action, resource)\nwhen {{ context.scenario == {scen} }}\nunless {{ {} }};",
+                                lw.expr(&r.cond)
+                            ),
+                        );
+                        p.scenario = Some(s.name.text.clone());
+                        policies.push(p);
+                    }
+                    for (i, u) in s.uses.iter().enumerate() {
+                        let actions: Vec<String> =
+                            u.actions.iter().map(|a| a.text.clone()).collect();
+                        let fields: Option<Vec<String>> = match &u.fields {
+                            FieldSet::All(_) => None,
+                            FieldSet::Some(names) => {
+                                let mut v: Vec<String> = Vec::new();
+                                for n in names {
+                                    if !v.contains(&n.text) {
+                                        v.push(n.text.clone());
+                                    }
+                                }
+                                Some(v)
+                            }
+                        };
+                        let mut conds = vec![
+                            format!("context.scenario == {scen}"),
+                            format!("{start} <= context.now && context.now <= {end}"),
+                        ];
+                        if let Some(fs) = &fields {
+                            let uids: Vec<String> = fs
+                                .iter()
+                                .map(|f| lw.uid("Field", &format!("{}/{f}", u.dataset.text)))
+                                .collect();
+                            conds.push(format!("resource in [{}]", uids.join(", ")));
+                        }
+                        if u.requires_consent.is_some() {
+                            conds.push("context.consent".to_string());
+                        }
+                        let body = format!(
+                            "permit (\n  principal in {scen},\n  {},\n  resource in {}\n)\nwhen {{ {} }};",
+                            lw.action_scope(&actions),
+                            lw.uid("Dataset", &u.dataset.text),
+                            conds.join(" && ")
+                        );
+                        let mut p = policy(
+                            format!("scenario/{}/use/{}", s.name.text, i + 1),
+                            PolicyKind::Scope,
+                            s.name.text.clone(),
+                            stitle.clone(),
+                            sarticle.clone(),
+                            loc(u.span),
+                            body,
+                        );
+                        p.scenario = Some(s.name.text.clone());
+                        p.dataset = Some(u.dataset.text.clone());
+                        p.actions = Some(actions);
+                        p.fields = fields;
+                        p.requires_consent = u.requires_consent.is_some();
+                        policies.push(p);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // Annotations go on the text so that `policies.cedar` and the artifact agree.
+    for p in &mut policies {
+        let mut head = String::new();
+        let _ = writeln!(head, "@id({})", cedar_str(&p.id));
+        let _ = writeln!(head, "@rule({})", cedar_str(&p.rule));
+        if let Some(t) = &p.title {
+            let _ = writeln!(head, "@title({})", cedar_str(t));
+        }
+        if let Some(a) = &p.article {
+            let _ = writeln!(head, "@article({})", cedar_str(a));
+        }
+        let _ = writeln!(head, "@source({})", cedar_str(&p.source.to_string()));
+        let _ = writeln!(head, "@kind({})", cedar_str(p.kind.as_str()));
+        if !p.measures.is_empty() {
+            let _ = writeln!(head, "@measures({})", cedar_str(&p.measures.join(",")));
+        }
+        p.cedar = format!("{head}{}", p.cedar);
+    }
+
+    let catalog = Catalog {
+        utc_offset_minutes: 8 * 60,
+        grades: model
+            .grades
+            .iter()
+            .map(|g| (g.name.clone(), g.title.clone()))
+            .collect(),
+        actions: model
+            .actions
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    Titled {
+                        title: v.title.clone(),
+                    },
+                )
+            })
+            .collect(),
+        measures: model
+            .measures
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    Titled {
+                        title: v.title.clone(),
+                    },
+                )
+            })
+            .collect(),
+        facts: model
+            .facts
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    CatalogFact {
+                        ty: v.ty.display(),
+                        title: v.title.clone(),
+                    },
+                )
+            })
+            .collect(),
+        scenarios,
+        datasets: model
+            .datasets
+            .iter()
+            .map(|(k, d)| {
+                (
+                    k.clone(),
+                    CatalogDataset {
+                        title: d.title.clone(),
+                        source: d.source.clone(),
+                        domain: d.domain.clone(),
+                        fields: d
+                            .fields
+                            .iter()
+                            .map(|f| {
+                                let g = f.grade.unwrap_or(0);
+                                (
+                                    f.name.clone(),
+                                    CatalogField {
+                                        title: f.title.clone(),
+                                        grade: g as i64 + 1,
+                                        grade_name: model
+                                            .grades
+                                            .get(g)
+                                            .map(|x| x.name.clone())
+                                            .unwrap_or_default(),
+                                        tags: f.tags.iter().cloned().collect(),
+                                    },
+                                )
+                            })
+                            .collect(),
+                    },
+                )
+            })
+            .collect(),
+        consent_tags,
+    };
+    let schema = schema(&ns, model);
+    let entities = entities(&ns, &catalog);
+    let mut bundle = CompiledBundle {
+        format: BUNDLE_FORMAT.to_string(),
+        manifest: BundleManifest {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            title: manifest.title.clone(),
+            namespace: ns,
+            hash: String::new(),
+            compiler: format!("charter {}", env!("CARGO_PKG_VERSION")),
+        },
+        schema,
+        policies,
+        entities,
+        catalog,
+    };
+    bundle.manifest.hash = bundle.compute_hash();
+    bundle
+}
+
+fn policy(
+    id: String,
+    kind: PolicyKind,
+    rule: String,
+    title: Option<String>,
+    article: Option<String>,
+    source: SourceLoc,
+    cedar: String,
+) -> CompiledPolicy {
+    CompiledPolicy {
+        id,
+        kind,
+        rule,
+        title,
+        article,
+        source,
+        measures: Vec::new(),
+        scenario: None,
+        dataset: None,
+        actions: None,
+        fields: None,
+        requires_consent: false,
+        cedar,
+    }
+}
+
+/// The Cedar schema, in Cedar's JSON schema format.
+fn schema(ns: &str, model: &Model) -> Json {
+    let string = json!({"type": "String"});
+    let mut dev_attrs = serde_json::Map::new();
+    for (name, f) in &model.facts {
+        dev_attrs.insert(name.clone(), cedar_type(&f.ty, ns));
+    }
+    let context = json!({
+        "type": "Record",
+        "attributes": {
+            "now": {"type": "Long"},
+            "scenario": {"type": "Entity", "name": format!("{ns}::Scenario")},
+            "consent": {"type": "Boolean"},
+            "purpose": string,
+        }
+    });
+    let mut actions = serde_json::Map::new();
+    for a in model.actions.keys() {
+        actions.insert(
+            a.clone(),
+            json!({
+                "appliesTo": {
+                    "principalTypes": ["Developer"],
+                    "resourceTypes": ["Field"],
+                    "context": {"type": "Context"}
+                }
+            }),
+        );
+    }
+    json!({
+        ns: {
+            "commonTypes": { "Context": context },
+            "entityTypes": {
+                "Scenario": {"shape": {"type": "Record", "attributes": {"title": string, "domain": string}}},
+                "Dataset": {"shape": {"type": "Record", "attributes": {"title": string, "source": string, "domain": string}}},
+                "Field": {
+                    "memberOfTypes": ["Dataset"],
+                    "shape": {"type": "Record", "attributes": {
+                        "title": string,
+                        "grade": {"type": "Long"},
+                        "tags": {"type": "Set", "element": {"type": "String"}}
+                    }}
+                },
+                "Developer": {
+                    "memberOfTypes": ["Scenario"],
+                    "shape": {"type": "Record", "attributes": Json::Object(dev_attrs)}
+                }
+            },
+            "actions": Json::Object(actions)
+        }
+    })
+}
+
+/// The catalog's entities, in Cedar's JSON entity format.
+fn entities(ns: &str, catalog: &Catalog) -> Json {
+    let mut out = Vec::new();
+    for (name, s) in &catalog.scenarios {
+        out.push(json!({
+            "uid": {"type": format!("{ns}::Scenario"), "id": name},
+            "attrs": {"title": s.title.clone().unwrap_or_else(|| name.clone()), "domain": s.domain.clone().unwrap_or_default()},
+            "parents": []
+        }));
+    }
+    for (name, d) in &catalog.datasets {
+        out.push(json!({
+            "uid": {"type": format!("{ns}::Dataset"), "id": name},
+            "attrs": {
+                "title": d.title.clone().unwrap_or_else(|| name.clone()),
+                "source": d.source.clone().unwrap_or_default(),
+                "domain": d.domain.clone().unwrap_or_default()
+            },
+            "parents": []
+        }));
+        for (fname, f) in &d.fields {
+            out.push(json!({
+                "uid": {"type": format!("{ns}::Field"), "id": format!("{name}/{fname}")},
+                "attrs": {"title": f.title.clone().unwrap_or_else(|| fname.clone()), "grade": f.grade, "tags": f.tags},
+                "parents": [{"type": format!("{ns}::Dataset"), "id": name}]
+            }));
+        }
+    }
+    Json::Array(out)
+}

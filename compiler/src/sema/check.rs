@@ -1,0 +1,1177 @@
+//! The checks of one file against the bundle's model: names, types, and the
+//! regulation's own rules, each a diagnostic with a code and its article.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diagnostics::{Code, Diagnostic, FileId};
+use crate::sema::expr::{calendar_term_end, epoch_days, never_holds, Ty, Val};
+use crate::sema::model::{declared_names, fact_type, Loc, Model, Ns, RuleKind};
+use crate::syntax::ast::*;
+
+/// Where expressions are evaluated: what names they may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Rules over a developer: `developer.*`, `now`, `limits.*`, scenario names.
+    Developer,
+    /// Classification of a field: `tags`, `name`, `dataset.*`.
+    Classify,
+}
+
+/// Checks the items of one file.
+///
+/// `span_of` finds the span of a declaration elsewhere in the bundle, for labels
+/// that point at a first declaration.
+pub fn check_file(
+    file: FileId,
+    items: &[Item],
+    model: &Model,
+    span_of: &dyn Fn(Loc) -> Option<Span>,
+) -> Vec<Diagnostic> {
+    let mut cx = Checker {
+        file,
+        model,
+        diags: Vec::new(),
+    };
+    for (index, item) in items.iter().enumerate() {
+        cx.duplicates(index as u32, item, span_of);
+        cx.item(item);
+    }
+    cx.diags
+}
+
+struct Checker<'a> {
+    file: FileId,
+    model: &'a Model,
+    diags: Vec<Diagnostic>,
+}
+
+/// The closest candidate to `name`, if one is close enough to be a likely typo.
+pub fn suggest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let len = name.chars().count();
+    let limit = match len {
+        0..=2 => 1,
+        3..=5 => 2,
+        _ => 3,
+    };
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(name, c), c))
+        .filter(|(d, _)| *d <= limit && *d > 0)
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+impl Checker<'_> {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn duplicates(&mut self, index: u32, item: &Item, span_of: &dyn Fn(Loc) -> Option<Span>) {
+        for (ns, key, name, sub) in declared_names(item) {
+            let here = Loc {
+                file: self.file,
+                item: index,
+                sub,
+            };
+            let Some(first) = self.model.first.get(&(ns, key.clone())) else {
+                continue;
+            };
+            if *first == here {
+                continue;
+            }
+            let what = match ns {
+                Ns::Otherwise => "classification has a second `otherwise` arm".to_string(),
+                Ns::GradeRule => {
+                    format!("grade `{}` already has a `grade … allows` rule", name.text)
+                }
+                Ns::Field => format!("field `{}` is declared twice", name.text),
+                _ => format!("{} `{}` is declared twice", ns.noun(), name.text),
+            };
+            let mut d = Diagnostic::new(Code::Duplicate, self.file, name.span, what)
+                .with_label("declared again here")
+                .with_help("rename one of them or remove the second");
+            if let Some(span) = span_of(*first) {
+                d = d.with_related(first.file, span, "first declared here");
+            }
+            self.push(d);
+        }
+    }
+
+    fn unknown(&mut self, ns: Ns, name: &Name, candidates: Vec<&str>) {
+        let mut d = Diagnostic::new(
+            Code::UnknownName,
+            self.file,
+            name.span,
+            format!("unknown {} `{}`", ns.noun(), name.text),
+        )
+        .with_label(format!("no {} has this name", ns.noun()));
+        if let Some(s) = suggest(&name.text, candidates.iter().copied()) {
+            d = d.with_help(format!("did you mean `{s}`?")).with_fix(
+                format!("replace with `{s}`"),
+                name.span,
+                s,
+            );
+        } else {
+            d = d.with_help(format!(
+                "declare it with `{}` or check the spelling",
+                declare_hint(ns)
+            ));
+        }
+        self.push(d);
+    }
+
+    /// Resolves a name in a namespace, reporting it when unknown. Returns whether it resolved.
+    fn resolve(&mut self, ns: Ns, name: &Name) -> bool {
+        let m = self.model;
+        let found = match ns {
+            Ns::Grade => m.grade_index(&name.text).is_some(),
+            Ns::Action => m.actions.contains_key(&name.text),
+            Ns::Measure => m.measures.contains_key(&name.text),
+            Ns::Fact => m.facts.contains_key(&name.text),
+            Ns::Domain => m.domains.contains_key(&name.text),
+            Ns::Dataset => m.datasets.contains_key(&name.text),
+            Ns::Scenario => m.scenarios.contains_key(&name.text),
+            Ns::Rule => m.rules.contains_key(&name.text),
+            _ => true,
+        };
+        if !found {
+            let candidates: Vec<&str> = match ns {
+                Ns::Grade => m.grades.iter().map(|g| g.name.as_str()).collect(),
+                Ns::Action => m.actions.keys().map(String::as_str).collect(),
+                Ns::Measure => m.measures.keys().map(String::as_str).collect(),
+                Ns::Fact => m.facts.keys().map(String::as_str).collect(),
+                Ns::Domain => m.domains.keys().map(String::as_str).collect(),
+                Ns::Dataset => m.datasets.keys().map(String::as_str).collect(),
+                Ns::Scenario => m.scenarios.keys().map(String::as_str).collect(),
+                Ns::Rule => m.rules.keys().map(String::as_str).collect(),
+                _ => Vec::new(),
+            };
+            self.unknown(ns, name, candidates);
+        }
+        found
+    }
+
+    fn item(&mut self, item: &Item) {
+        match &item.kind {
+            ItemKind::Grades(entries) => {
+                if entries.is_empty() {
+                    self.push(
+                        Diagnostic::new(Code::Incomplete, self.file, item.span, "`grades` declares no grade")
+                            .with_label("empty")
+                            .with_help("list the grades from the least to the most sensitive, e.g. `L1 \"公开\"`"),
+                    );
+                }
+                for e in entries {
+                    if !self.model.grade_rules.contains_key(&e.name.text) {
+                        self.push(
+                            Diagnostic::new(
+                                Code::GradeAllowsNothing,
+                                self.file,
+                                e.name.span,
+                                format!("grade `{}` allows no action", e.name.text),
+                            )
+                            .with_label("no `grade … allows` rule for this grade")
+                            .with_help(format!(
+                                "add `grade {} allows …` or its fields can never be used",
+                                e.name.text
+                            )),
+                        );
+                    }
+                }
+            }
+            ItemKind::GradeRule(r) => {
+                self.resolve(Ns::Grade, &r.grade);
+                for a in &r.allows {
+                    self.resolve(Ns::Action, a);
+                }
+            }
+            ItemKind::Classify(c) => {
+                for arm in &c.arms {
+                    self.condition(&arm.when, Scope::Classify);
+                    self.resolve(Ns::Grade, &arm.grade);
+                }
+                if let Some(o) = &c.otherwise {
+                    self.resolve(Ns::Grade, o);
+                }
+            }
+            ItemKind::Domain(_) | ItemKind::Action(_) | ItemKind::Measure(_) => {}
+            ItemKind::Dataset(d) => self.dataset(d),
+            ItemKind::Scenario(s) => self.scenario(s),
+            ItemKind::Admission(a) => {
+                if a.requires.is_empty() {
+                    self.push(
+                        Diagnostic::new(
+                            Code::Incomplete,
+                            self.file,
+                            a.keyword,
+                            "admission has no requirement",
+                        )
+                        .with_label("empty admission")
+                        .with_help("add `require <condition> \"title\"` lines"),
+                    );
+                }
+                for r in &a.requires {
+                    self.condition(&r.cond, Scope::Developer);
+                }
+            }
+            ItemKind::Trigger(t) => self.trigger(t),
+            ItemKind::Limits(ls) => self.limits(ls),
+            ItemKind::Fact(f) => {
+                if fact_type(&f.ty).is_none() {
+                    let shown = match &f.ty {
+                        TypeExpr::Named(n) | TypeExpr::Set(n) => n.text.clone(),
+                    };
+                    self.push(
+                        Diagnostic::new(
+                            Code::UnknownName,
+                            self.file,
+                            f.ty_span,
+                            format!("unknown type `{shown}`"),
+                        )
+                        .with_label("not a type")
+                        .with_help(
+                            "types are bool, int, string, date, duration, scenario and set<T>",
+                        ),
+                    );
+                }
+            }
+            ItemKind::Forbid(f) => {
+                for a in &f.actions {
+                    self.resolve(Ns::Action, a);
+                }
+                if let Some(w) = &f.when {
+                    self.condition(w, Scope::Developer);
+                }
+            }
+            ItemKind::Consent(_) => {}
+            ItemKind::Fixture(f) => self.facts(&f.facts),
+            ItemKind::Test(t) => self.test(t),
+        }
+    }
+
+    fn dataset(&mut self, d: &Dataset) {
+        if let Some(dom) = &d.domain {
+            self.resolve(Ns::Domain, dom);
+        }
+        let Some(info) = self.model.datasets.get(&d.name.text) else {
+            return;
+        };
+        for f in &d.fields {
+            let Some(fi) = info.field(&f.name.text) else {
+                continue;
+            };
+            if let Some(g) = &f.grade {
+                if !self.resolve(Ns::Grade, g) {
+                    continue;
+                }
+            }
+            let explicit = f
+                .grade
+                .as_ref()
+                .and_then(|g| self.model.grade_index(&g.text));
+            match (fi.classified, explicit) {
+                (Some(c), Some(e)) if e < c => {
+                    let cname = self.model.grades.get(c).map(|g| g.name.clone()).unwrap_or_default();
+                    let span = f.grade.as_ref().map_or(f.name.span, |g| g.span);
+                    self.push(
+                        Diagnostic::new(
+                            Code::GradeBelowClassification,
+                            self.file,
+                            span,
+                            format!("field `{}` is graded below its classification `{cname}`", f.name.text),
+                        )
+                        .with_label(format!("classification gives `{cname}`"))
+                        .with_help("a field's grade is the highest of all classification rules that match it; remove the explicit grade or raise it"),
+                    );
+                }
+                (None, None) => self.push(
+                    Diagnostic::new(
+                        Code::Incomplete,
+                        self.file,
+                        f.name.span,
+                        format!("field `{}` has no grade", f.name.text),
+                    )
+                    .with_label("no classification rule matches it")
+                    .with_help("add `otherwise <grade>` to `classify field` or `grade <grade>` to the field"),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    fn scenario(&mut self, s: &Scenario) {
+        let m = self.model;
+        match &s.domain {
+            None => self.push(
+                Diagnostic::new(
+                    Code::Incomplete,
+                    self.file,
+                    s.name.span,
+                    format!("scenario `{}` has no domain", s.name.text),
+                )
+                .with_label("no `domain` statement")
+                .with_help("add `domain <name>`, e.g. `domain 金融` (第十二条)"),
+            ),
+            Some(d) => {
+                if self.resolve(Ns::Domain, d) {
+                    if let Some(info) = m.domains.get(&d.text) {
+                        if !info.priority {
+                            self.push(
+                                Diagnostic::new(
+                                    Code::NonPriorityDomain,
+                                    self.file,
+                                    d.span,
+                                    format!("domain `{}` is not a priority domain", d.text),
+                                )
+                                .with_label("not among the priority domains")
+                                .with_help("Art. 12 lists the domains that authorized operation supports first"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if s.purpose.is_none() {
+            self.push(
+                Diagnostic::new(
+                    Code::Incomplete,
+                    self.file,
+                    s.name.span,
+                    format!("scenario `{}` has no purpose", s.name.text),
+                )
+                .with_label("no `purpose` statement")
+                .with_help(
+                    "data is used by scenario for a stated purpose (第十五条); add `purpose \"…\"`",
+                ),
+            );
+        }
+        match &s.term {
+            None => self.push(
+                Diagnostic::new(
+                    Code::Incomplete,
+                    self.file,
+                    s.name.span,
+                    format!("scenario `{}` has no term", s.name.text),
+                )
+                .with_label("no `term` statement")
+                .with_help(
+                    "add `term <first day> .. <last day>`, at most `limits.max_term` long (第八条)",
+                ),
+            ),
+            Some(t) => {
+                let (start, end) = (epoch_days(t.start), epoch_days(t.end));
+                if end < start {
+                    self.push(
+                        Diagnostic::new(
+                            Code::TermInverted,
+                            self.file,
+                            t.span,
+                            "term ends before it starts",
+                        )
+                        .with_label("the last day is before the first")
+                        .with_help("write the first day, then `..`, then the last day"),
+                    );
+                } else {
+                    let max = calendar_term_end(t.start, m.limits.max_term);
+                    if end > max {
+                        let d = m.limits.max_term;
+                        let unit = match d.unit {
+                            DurationUnit::Days => "days",
+                            DurationUnit::Months => "months",
+                            DurationUnit::Years => "years",
+                        };
+                        let last = crate::sema::expr::civil_from_days(max);
+                        self.push(
+                            Diagnostic::new(
+                                Code::TermTooLong,
+                                self.file,
+                                t.span,
+                                format!("term of scenario `{}` is longer than {} {unit}", s.name.text, d.amount),
+                            )
+                            .with_label(format!("ends {} days after the limit", end - max))
+                            .with_help(format!(
+                                "the term may last until {:04}-{:02}-{:02} at the latest (`limits.max_term`)",
+                                last.year, last.month, last.day
+                            )),
+                        );
+                    }
+                }
+            }
+        }
+        for r in &s.requires {
+            self.condition(&r.cond, Scope::Developer);
+        }
+        if s.uses.is_empty() {
+            self.push(
+                Diagnostic::new(
+                    Code::Incomplete,
+                    self.file,
+                    s.name.span,
+                    format!("scenario `{}` uses no data", s.name.text),
+                )
+                .with_label("no `use` statement")
+                .with_help("add `use <dataset> { <fields> } via <actions>`"),
+            );
+        }
+        for u in &s.uses {
+            self.scope(u);
+        }
+    }
+
+    fn scope(&mut self, u: &Use) {
+        let m = self.model;
+        let mut actions_ok: Vec<&Name> = Vec::new();
+        for a in &u.actions {
+            if self.resolve(Ns::Action, a) {
+                actions_ok.push(a);
+            }
+        }
+        // Art. 4 and any other unconditional forbid: the scope could never work.
+        for a in &actions_ok {
+            for (rname, r) in &m.rules {
+                if r.kind == RuleKind::Forbid && r.unconditional && r.actions.contains(&a.text) {
+                    let is_raw = a.text == "export_raw";
+                    let title = r.title.clone().unwrap_or_else(|| rname.clone());
+                    let mut d = Diagnostic::new(
+                        Code::ForbiddenAction,
+                        self.file,
+                        a.span,
+                        format!("scope grants `{}`, which `{rname}` always forbids", a.text),
+                    )
+                    .with_label(format!("forbidden by `{rname}`: {title}"))
+                    .with_help(if is_raw {
+                        "raw data never leaves the domain; use `privacy_compute`, `sandbox_model`, `statistics` or `verify`".to_string()
+                    } else {
+                        format!("remove `{}` from the scope", a.text)
+                    })
+                    .with_article(r.article.clone());
+                    if let Some(fix) = remove_from_list(&u.actions, a) {
+                        d = d.with_fix(format!("remove `{}`", a.text), fix.0, fix.1);
+                    }
+                    self.push(d);
+                }
+            }
+        }
+        if !self.resolve(Ns::Dataset, &u.dataset) {
+            return;
+        }
+        let Some(ds) = m.datasets.get(&u.dataset.text) else {
+            return;
+        };
+        let fields: Vec<(&crate::sema::model::FieldInfo, Span)> = match &u.fields {
+            FieldSet::All(span) => {
+                let listed: Vec<&str> = ds.fields.iter().map(|f| f.name.as_str()).collect();
+                self.push(
+                    Diagnostic::new(
+                        Code::WildcardFields,
+                        self.file,
+                        *span,
+                        format!("scope takes every field of `{}`", u.dataset.text),
+                    )
+                    .with_label("all fields")
+                    .with_help("use only the fields the scenario needs (minimum necessary): list them by name")
+                    .with_fix("list the fields by name", *span, listed.join(", ")),
+                );
+                ds.fields.iter().map(|f| (f, *span)).collect()
+            }
+            FieldSet::Some(names) => {
+                let mut out = Vec::new();
+                let mut seen = BTreeSet::new();
+                for n in names {
+                    match ds.field(&n.text) {
+                        Some(f) => {
+                            if seen.insert(n.text.as_str()) {
+                                out.push((f, n.span));
+                            }
+                        }
+                        None => {
+                            let mut d = Diagnostic::new(
+                                Code::UnknownName,
+                                self.file,
+                                n.span,
+                                format!("dataset `{}` has no field `{}`", u.dataset.text, n.text),
+                            )
+                            .with_label("no such field");
+                            let cands = ds.fields.iter().map(|f| f.name.as_str());
+                            if let Some(s) = suggest(&n.text, cands) {
+                                d = d.with_help(format!("did you mean `{s}`?")).with_fix(
+                                    format!("replace with `{s}`"),
+                                    n.span,
+                                    s,
+                                );
+                            } else {
+                                let all: Vec<&str> =
+                                    ds.fields.iter().map(|f| f.name.as_str()).collect();
+                                d = d.with_help(format!("its fields are: {}", all.join(", ")));
+                            }
+                            self.push(d);
+                        }
+                    }
+                }
+                out
+            }
+        };
+        // A field used via an action its grade does not allow: the permission could never work.
+        for (f, span) in &fields {
+            let Some(g) = f.grade else { continue };
+            let allowed = m.allowed_by_grade(g);
+            let gname = m.grades.get(g).map(|x| x.name.clone()).unwrap_or_default();
+            let bad: Vec<&str> = actions_ok
+                .iter()
+                .map(|a| a.text.as_str())
+                .filter(|a| !allowed.iter().any(|x| x == a))
+                .filter(|a| !self.is_forbidden_always(a))
+                .collect();
+            if !bad.is_empty() {
+                let article = m.grade_rules.get(&gname).and_then(|r| r.article.clone());
+                self.push(
+                    Diagnostic::new(
+                        Code::GradeDisallows,
+                        self.file,
+                        *span,
+                        format!(
+                            "field `{}` is graded `{gname}`, which does not allow `{}`",
+                            f.name,
+                            bad.join("`, `")
+                        ),
+                    )
+                    .with_label(format!("grade `{gname}`"))
+                    .with_help(if allowed.is_empty() {
+                        format!("grade `{gname}` allows no action")
+                    } else {
+                        format!("grade `{gname}` allows: {}", allowed.join(", "))
+                    })
+                    .with_article(article),
+                );
+            }
+        }
+        // Art. 20: personal information and trade secrets need the subject's consent.
+        if u.requires_consent.is_none() {
+            let protected: Vec<(&str, &str, Span)> = fields
+                .iter()
+                .filter_map(|(f, span)| {
+                    f.tags
+                        .iter()
+                        .find(|t| m.consent_tags.contains(*t))
+                        .map(|t| (f.name.as_str(), t.as_str(), *span))
+                })
+                .collect();
+            if let Some((fname, tag, span)) = protected.first() {
+                let article = m.consent.as_ref().and_then(|(_, a)| a.clone());
+                let mut d = Diagnostic::new(
+                    Code::ConsentRequired,
+                    self.file,
+                    *span,
+                    format!("field `{fname}` is tagged `{tag}` but the scope does not require consent"),
+                )
+                .with_label(format!("tagged `{tag}`"))
+                .with_help("add `requires consent` to the `use` line: the data subject must authorize this use")
+                .with_article(article)
+                .with_fix("add `requires consent`", Span::new(u.span.end as usize, u.span.end as usize), " requires consent");
+                for (_, _, s) in protected.iter().skip(1) {
+                    d = d.with_related(self.file, *s, "also protected");
+                }
+                self.push(d);
+            }
+        }
+    }
+
+    fn is_forbidden_always(&self, action: &str) -> bool {
+        self.model.rules.values().any(|r| {
+            r.kind == RuleKind::Forbid && r.unconditional && r.actions.iter().any(|a| a == action)
+        })
+    }
+
+    fn trigger(&mut self, t: &Trigger) {
+        self.condition(&t.when, Scope::Developer);
+        for mname in &t.measures {
+            self.resolve(Ns::Measure, mname);
+        }
+        if t.kind != TriggerKind::Notice && t.measures.is_empty() {
+            let article = if t.kind == TriggerKind::Exit {
+                "第三十二条"
+            } else {
+                "第三十条"
+            };
+            self.push(
+                Diagnostic::new(
+                    Code::MissingMeasures,
+                    self.file,
+                    t.name.span,
+                    format!(
+                        "{} rule `{}` names no measures",
+                        t.kind.keyword(),
+                        t.name.text
+                    ),
+                )
+                .with_label("no `measures` statement")
+                .with_help(if t.kind == TriggerKind::Exit {
+                    "say what must be done: `measures terminate, revoke, delist, destroy`"
+                } else {
+                    "say what must be done: `measures suspend, rectify`"
+                })
+                .with_article(Some(article.to_string())),
+            );
+        }
+    }
+
+    fn limits(&mut self, ls: &[LimitStmt]) {
+        let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        for l in ls {
+            if let Some(first) = seen.get(l.key.text.as_str()) {
+                self.push(
+                    Diagnostic::new(
+                        Code::Duplicate,
+                        self.file,
+                        l.key.span,
+                        format!("`{}` is set twice", l.key.text),
+                    )
+                    .with_label("set again here")
+                    .with_related(self.file, *first, "first set here")
+                    .with_help("keep one"),
+                );
+                continue;
+            }
+            seen.insert(l.key.text.as_str(), l.key.span);
+            if l.key.text == "max_term" {
+                let start = Date {
+                    year: 2000,
+                    month: 1,
+                    day: 1,
+                };
+                let three = Duration {
+                    amount: 3,
+                    unit: DurationUnit::Years,
+                };
+                if calendar_term_end(start, l.value) > calendar_term_end(start, three) {
+                    self.push(
+                        Diagnostic::new(
+                            Code::LimitExceedsRegulation,
+                            self.file,
+                            l.span,
+                            "`max_term` is longer than the regulation's 3 years",
+                        )
+                        .with_label("more than 3 years")
+                        .with_help("授权运营期限一般不超过3年: set `max_term` to 3 years or less"),
+                    );
+                }
+            }
+            if l.value.amount <= 0 {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidLiteral,
+                        self.file,
+                        l.span,
+                        format!("`{}` must be positive", l.key.text),
+                    )
+                    .with_label("zero or negative")
+                    .with_help("write a positive duration such as `3 months`"),
+                );
+            }
+        }
+    }
+
+    fn facts(&mut self, facts: &[FactAssign]) {
+        let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        for a in facts {
+            if let Some(first) = seen.insert(a.name.text.as_str(), a.name.span) {
+                self.push(
+                    Diagnostic::new(
+                        Code::Duplicate,
+                        self.file,
+                        a.name.span,
+                        format!("fact `{}` is set twice", a.name.text),
+                    )
+                    .with_label("set again here")
+                    .with_related(self.file, first, "first set here")
+                    .with_help("keep one"),
+                );
+            }
+            if !self.resolve(Ns::Fact, &a.name) {
+                continue;
+            }
+            let Some(expected) = self.model.facts.get(&a.name.text).map(|f| f.ty.clone()) else {
+                continue;
+            };
+            let got = self.value_type(&a.value, &expected);
+            if !expected.accepts(&got) {
+                self.push(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        self.file,
+                        a.value.span(),
+                        format!(
+                            "fact `{}` is a {}, not a {}",
+                            a.name.text,
+                            expected.display(),
+                            got.display()
+                        ),
+                    )
+                    .with_label(format!("expected {}", expected.display()))
+                    .with_help(format!("write a value of type {}", expected.display())),
+                );
+            }
+        }
+    }
+
+    fn value_type(&mut self, v: &Value, expected: &Ty) -> Ty {
+        match v {
+            Value::Bool(..) => Ty::Bool,
+            Value::Int(..) => Ty::Int,
+            Value::Str(_) => Ty::Str,
+            Value::Date(..) => Ty::Date,
+            Value::Duration(..) => Ty::Duration,
+            Value::Name(n) => {
+                if self.resolve(Ns::Scenario, n) {
+                    Ty::Scenario
+                } else {
+                    Ty::Unknown
+                }
+            }
+            Value::List(items, _) => {
+                let el = match expected {
+                    Ty::Set(t) => (**t).clone(),
+                    _ => Ty::Unknown,
+                };
+                let mut ty = None;
+                for i in items {
+                    let t = self.value_type(i, &el);
+                    if !el.accepts(&t) {
+                        self.push(
+                            Diagnostic::new(
+                                Code::TypeMismatch,
+                                self.file,
+                                i.span(),
+                                format!("expected a {}, found a {}", el.display(), t.display()),
+                            )
+                            .with_label(format!("expected {}", el.display()))
+                            .with_help("all elements of a list have one type"),
+                        );
+                    }
+                    ty.get_or_insert(t);
+                }
+                Ty::Set(Box::new(ty.unwrap_or(el)))
+            }
+        }
+    }
+
+    fn test(&mut self, t: &TestDecl) {
+        let mut developers: BTreeSet<&str> = BTreeSet::new();
+        for g in &t.givens {
+            self.facts(&g.facts);
+            developers.insert(g.id.value.as_str());
+        }
+        if t.expects.is_empty() {
+            self.push(
+                Diagnostic::new(
+                    Code::Incomplete,
+                    self.file,
+                    t.name.span,
+                    format!("test `{}` expects nothing", t.name.value),
+                )
+                .with_label("no `expect` statement")
+                .with_help(
+                    "add `expect allow …`, `expect deny …`, `expect exit …` or `expect notice …`",
+                ),
+            );
+        }
+        for e in &t.expects {
+            let dev = match e {
+                Expect::Decision(d) => d.developer.as_ref(),
+                Expect::Trigger(tr) => tr.developer.as_ref(),
+            };
+            match dev {
+                Some(id)
+                    if !developers.contains(id.value.as_str())
+                        && !self.model.fixtures.contains_key(&id.value) =>
+                {
+                    self.push(
+                        Diagnostic::new(
+                            Code::UnknownName,
+                            self.file,
+                            id.span,
+                            format!("unknown developer `{}`", id.value),
+                        )
+                        .with_label("no `given` or `fixture` for this developer")
+                        .with_help(format!(
+                            "add `given developer \"{}\" {{ … }}` to the test",
+                            id.value
+                        )),
+                    );
+                }
+                Some(_) => {}
+                None if developers.len() != 1 => {
+                    let span = match e {
+                        Expect::Decision(d) => d.span,
+                        Expect::Trigger(tr) => tr.span,
+                    };
+                    self.push(
+                        Diagnostic::new(Code::Incomplete, self.file, span, "expectation does not say which developer")
+                            .with_label("no `by` or `for`")
+                            .with_help("name the developer with `by \"id\"` (decisions) or `for \"id\"` (triggers)"),
+                    );
+                }
+                None => {}
+            }
+            match e {
+                Expect::Decision(d) => {
+                    self.resolve(Ns::Action, &d.action);
+                    self.resolve(Ns::Scenario, &d.scenario);
+                    if self.resolve(Ns::Dataset, &d.dataset) {
+                        if let (Some(FieldSet::Some(names)), Some(ds)) =
+                            (&d.fields, self.model.datasets.get(&d.dataset.text))
+                        {
+                            for n in names {
+                                if ds.field(&n.text).is_none() {
+                                    let cands: Vec<&str> =
+                                        ds.fields.iter().map(|f| f.name.as_str()).collect();
+                                    let mut diag = Diagnostic::new(
+                                        Code::UnknownName,
+                                        self.file,
+                                        n.span,
+                                        format!(
+                                            "dataset `{}` has no field `{}`",
+                                            d.dataset.text, n.text
+                                        ),
+                                    )
+                                    .with_label("no such field");
+                                    if let Some(s) = suggest(&n.text, cands) {
+                                        diag = diag
+                                            .with_help(format!("did you mean `{s}`?"))
+                                            .with_fix(format!("replace with `{s}`"), n.span, s);
+                                    }
+                                    self.push(diag);
+                                }
+                            }
+                        }
+                    }
+                    if let Some(RuleRef::Name(n)) = &d.because {
+                        if !self.model.rules.contains_key(&n.text)
+                            && !self.model.scenarios.contains_key(&n.text)
+                        {
+                            let cands: Vec<&str> = self
+                                .model
+                                .rules
+                                .keys()
+                                .chain(self.model.scenarios.keys())
+                                .map(String::as_str)
+                                .collect();
+                            self.unknown(Ns::Rule, n, cands);
+                        }
+                    }
+                }
+                Expect::Trigger(tr) => {
+                    if self.resolve(Ns::Rule, &tr.name) {
+                        if let Some(r) = self.model.rules.get(&tr.name.text) {
+                            if r.kind != RuleKind::Trigger(tr.kind) {
+                                self.push(
+                                    Diagnostic::new(
+                                        Code::TypeMismatch,
+                                        self.file,
+                                        tr.name.span,
+                                        format!("`{}` is not a {} rule", tr.name.text, tr.kind.keyword()),
+                                    )
+                                    .with_label("a different kind of rule")
+                                    .with_help("write `expect exit`, `expect suspend` or `expect notice` to match the rule"),
+                                );
+                            }
+                        }
+                    }
+                    for mname in &tr.measures {
+                        self.resolve(Ns::Measure, mname);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks a condition: names, types (it must be a bool), and whether it can hold.
+    fn condition(&mut self, e: &Expr, scope: Scope) {
+        let ty = self.type_of(e, scope);
+        if !Ty::Bool.accepts(&ty) {
+            self.push(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    self.file,
+                    e.span,
+                    format!("condition is a {}, not a bool", ty.display()),
+                )
+                .with_label("expected a bool")
+                .with_help("write a comparison such as `developer.incidents_3y == 0`"),
+            );
+            return;
+        }
+        let model = self.model;
+        let constants = |p: &str| model.limit_value(p);
+        if ty == Ty::Bool && never_holds(e, &constants) {
+            self.push(
+                Diagnostic::new(
+                    Code::NeverHolds,
+                    self.file,
+                    e.span,
+                    "condition can never hold",
+                )
+                .with_label("always false")
+                .with_help("this rule never applies; check the comparisons"),
+            );
+        }
+    }
+
+    fn mismatch(&mut self, span: Span, message: String, label: String, help: &str) -> Ty {
+        self.push(
+            Diagnostic::new(Code::TypeMismatch, self.file, span, message)
+                .with_label(label)
+                .with_help(help),
+        );
+        Ty::Unknown
+    }
+
+    /// The type of an expression, reporting unknown names and type errors.
+    pub(crate) fn type_of(&mut self, e: &Expr, scope: Scope) -> Ty {
+        match &e.kind {
+            ExprKind::Bool(_) => Ty::Bool,
+            ExprKind::Int(_) => Ty::Int,
+            ExprKind::Str(_) => Ty::Str,
+            ExprKind::Date(_) => Ty::Date,
+            ExprKind::Duration(_) => Ty::Duration,
+            ExprKind::Paren(inner) => self.type_of(inner, scope),
+            ExprKind::Path(n) => self.path_type(n, scope),
+            ExprKind::List(items) => {
+                let mut el: Option<Ty> = None;
+                for i in items {
+                    let t = self.type_of(i, scope);
+                    match &el {
+                        None => el = Some(t),
+                        Some(prev) if !prev.accepts(&t) => {
+                            self.mismatch(
+                                i.span,
+                                format!("list mixes {} and {}", prev.display(), t.display()),
+                                format!("expected {}", prev.display()),
+                                "all elements of a list have one type",
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                Ty::Set(Box::new(el.unwrap_or(Ty::Unknown)))
+            }
+            ExprKind::Not(inner) => {
+                let t = self.type_of(inner, scope);
+                if !Ty::Bool.accepts(&t) {
+                    return self.mismatch(
+                        inner.span,
+                        format!("`not` needs a bool, found {}", t.display()),
+                        "not a bool".into(),
+                        "`not` negates a condition",
+                    );
+                }
+                Ty::Bool
+            }
+            ExprKind::Binary(op, a, b) => {
+                let ta = self.type_of(a, scope);
+                let tb = self.type_of(b, scope);
+                if ta == Ty::Unknown || tb == Ty::Unknown {
+                    return match op {
+                        BinOp::Add | BinOp::Sub => Ty::Unknown,
+                        _ => Ty::Bool,
+                    };
+                }
+                let opname = op.as_str();
+                match op {
+                    BinOp::And | BinOp::Or => {
+                        for (t, x) in [(&ta, a), (&tb, b)] {
+                            if *t != Ty::Bool {
+                                self.mismatch(
+                                    x.span,
+                                    format!("`{opname}` needs bools, found {}", t.display()),
+                                    "not a bool".into(),
+                                    "combine conditions with `and` and `or`",
+                                );
+                            }
+                        }
+                        Ty::Bool
+                    }
+                    BinOp::Eq | BinOp::Ne => {
+                        if !ta.accepts(&tb) {
+                            self.mismatch(
+                                e.span,
+                                format!("cannot compare {} with {}", ta.display(), tb.display()),
+                                format!("{} `{opname}` {}", ta.display(), tb.display()),
+                                "both sides of a comparison have one type",
+                            );
+                        }
+                        Ty::Bool
+                    }
+                    BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                        let ordered = matches!(ta, Ty::Int | Ty::Date | Ty::Duration);
+                        if !ordered || ta != tb {
+                            self.mismatch(
+                                e.span,
+                                format!("cannot order {} and {} with `{opname}`", ta.display(), tb.display()),
+                                "not comparable".into(),
+                                "`<`, `<=`, `>` and `>=` compare two ints, two dates or two durations",
+                            );
+                        }
+                        Ty::Bool
+                    }
+                    BinOp::Contains | BinOp::In => {
+                        let (set, el, set_expr) = if *op == BinOp::Contains { (&ta, &tb, a) } else { (&tb, &ta, b) };
+                        match set {
+                            Ty::Set(inner) if inner.accepts(el) => {}
+                            Ty::Set(inner) => {
+                                self.mismatch(
+                                    e.span,
+                                    format!("a set of {} cannot contain a {}", inner.display(), el.display()),
+                                    "element type differs".into(),
+                                    "the element must have the set's element type",
+                                );
+                            }
+                            other => {
+                                self.mismatch(
+                                    set_expr.span,
+                                    format!("`{opname}` needs a set, found {}", other.display()),
+                                    "not a set".into(),
+                                    "use a list like `[\"a\", \"b\"]` or a set-valued fact",
+                                );
+                            }
+                        }
+                        Ty::Bool
+                    }
+                    BinOp::Add | BinOp::Sub => match (op, &ta, &tb) {
+                        (_, Ty::Int, Ty::Int) => Ty::Int,
+                        (_, Ty::Date, Ty::Duration) => Ty::Date,
+                        (BinOp::Add, Ty::Duration, Ty::Date) => Ty::Date,
+                        (_, Ty::Duration, Ty::Duration) => Ty::Duration,
+                        (BinOp::Sub, Ty::Date, Ty::Date) => Ty::Duration,
+                        _ => self.mismatch(
+                            e.span,
+                            format!("cannot apply `{opname}` to {} and {}", ta.display(), tb.display()),
+                            "unsupported arithmetic".into(),
+                            "arithmetic works on int ± int, date ± duration, date − date and duration ± duration",
+                        ),
+                    },
+                }
+            }
+        }
+    }
+
+    fn path_type(&mut self, n: &Name, scope: Scope) -> Ty {
+        let text = n.text.as_str();
+        match scope {
+            Scope::Classify => match text {
+                "tags" | "dataset.tags" => Ty::Set(Box::new(Ty::Str)),
+                "name" | "dataset.name" | "dataset.source" | "dataset.domain" => Ty::Str,
+                _ => {
+                    let cands = [
+                        "tags",
+                        "name",
+                        "dataset.name",
+                        "dataset.source",
+                        "dataset.domain",
+                        "dataset.tags",
+                    ];
+                    let mut d = Diagnostic::new(
+                        Code::UnknownName,
+                        self.file,
+                        n.span,
+                        format!("unknown name `{text}` in a classification rule"),
+                    )
+                    .with_label("not known here");
+                    d = match suggest(text, cands) {
+                        Some(s) => d.with_help(format!("did you mean `{s}`?")).with_fix(format!("replace with `{s}`"), n.span, s),
+                        None => d.with_help("classification sees `tags`, `name`, `dataset.name`, `dataset.source`, `dataset.domain` and `dataset.tags`"),
+                    };
+                    self.push(d);
+                    Ty::Unknown
+                }
+            },
+            Scope::Developer => {
+                if text == "now" {
+                    return Ty::Date;
+                }
+                if text == "limits.max_term" || text == "limits.reapply_window" {
+                    return Ty::Duration;
+                }
+                if let Some(fact) = text.strip_prefix("developer.") {
+                    if let Some(f) = self.model.facts.get(fact) {
+                        return f.ty.clone();
+                    }
+                    let fspan = Span::new(
+                        n.span.start as usize + "developer.".len(),
+                        n.span.end as usize,
+                    );
+                    let fname = Name {
+                        text: fact.to_string(),
+                        span: fspan,
+                    };
+                    let cands: Vec<&str> = self.model.facts.keys().map(String::as_str).collect();
+                    self.unknown(Ns::Fact, &fname, cands);
+                    return Ty::Unknown;
+                }
+                if self.model.scenarios.contains_key(text) {
+                    return Ty::Scenario;
+                }
+                let mut d = Diagnostic::new(
+                    Code::UnknownName,
+                    self.file,
+                    n.span,
+                    format!("unknown name `{text}`"),
+                )
+                .with_label("not a fact, scenario or built-in name");
+                let facts: Vec<String> = self
+                    .model
+                    .facts
+                    .keys()
+                    .map(|f| format!("developer.{f}"))
+                    .collect();
+                let mut cands: Vec<&str> = facts.iter().map(String::as_str).collect();
+                cands.extend(["now", "limits.max_term", "limits.reapply_window"]);
+                cands.extend(self.model.scenarios.keys().map(String::as_str));
+                d = match suggest(text, cands).map(str::to_string).or_else(|| {
+                    self.model.facts.contains_key(text).then(|| format!("developer.{text}"))
+                }) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")).with_fix(format!("replace with `{s}`"), n.span, s),
+                    None => d.with_help("conditions use `developer.<fact>`, `now`, `limits.max_term`, `limits.reapply_window` and scenario names"),
+                };
+                self.push(d);
+                Ty::Unknown
+            }
+        }
+    }
+}
+
+fn declare_hint(ns: Ns) -> &'static str {
+    match ns {
+        Ns::Grade => "grades { … }",
+        Ns::Action => "action <name> \"title\"",
+        Ns::Measure => "measure <name> \"title\"",
+        Ns::Fact => "fact <name>: <type> \"title\"",
+        Ns::Domain => "domain <name> \"title\"",
+        Ns::Dataset => "dataset <name> \"title\" { … }",
+        Ns::Scenario => "scenario <name> \"title\" { … }",
+        Ns::Rule => "exit|suspend|notice|forbid <name> …",
+        _ => "a declaration",
+    }
+}
+
+/// The edit that removes `item` from a comma-separated list, when the list keeps one.
+fn remove_from_list(list: &[Name], item: &Name) -> Option<(Span, String)> {
+    if list.len() < 2 {
+        return None;
+    }
+    let pos = list.iter().position(|n| n.span == item.span)?;
+    let span = if pos + 1 < list.len() {
+        Span::new(
+            item.span.start as usize,
+            list.get(pos + 1)?.span.start as usize,
+        )
+    } else {
+        Span::new(list.get(pos - 1)?.span.end as usize, item.span.end as usize)
+    };
+    Some((span, String::new()))
+}
+
+/// The value of constant-foldable names in a developer scope.
+pub fn developer_constants(model: &Model) -> impl Fn(&str) -> Option<Val> + '_ {
+    move |p| model.limit_value(p)
+}

@@ -1,0 +1,333 @@
+//! Types and constant values of expressions, and the calendar arithmetic they use.
+//!
+//! Dates are days since 1970-01-01 and durations are days, the same integers the
+//! Cedar lowering uses, so what the checker folds is what Cedar computes.
+
+use crate::syntax::ast::{BinOp, Date, Duration, DurationUnit, Expr, ExprKind};
+
+/// The type of an expression.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Ty {
+    /// `true`, `false`
+    Bool,
+    /// 64-bit integer
+    Int,
+    /// string
+    Str,
+    /// calendar date
+    Date,
+    /// a number of days
+    Duration,
+    /// a scenario of the bundle
+    Scenario,
+    /// a set of values of one type
+    Set(Box<Ty>),
+    /// an error was already reported; matches anything
+    Unknown,
+}
+
+impl Ty {
+    /// The type as the docs and messages write it.
+    pub fn display(&self) -> String {
+        match self {
+            Ty::Bool => "bool".into(),
+            Ty::Int => "int".into(),
+            Ty::Str => "string".into(),
+            Ty::Date => "date".into(),
+            Ty::Duration => "duration".into(),
+            Ty::Scenario => "scenario".into(),
+            Ty::Set(t) => format!("set<{}>", t.display()),
+            Ty::Unknown => "unknown".into(),
+        }
+    }
+    /// Parses a type name as `fact` declarations write it.
+    pub fn from_name(name: &str) -> Option<Ty> {
+        Some(match name {
+            "bool" => Ty::Bool,
+            "int" => Ty::Int,
+            "string" => Ty::Str,
+            "date" => Ty::Date,
+            "duration" => Ty::Duration,
+            "scenario" => Ty::Scenario,
+            _ => return None,
+        })
+    }
+    /// Whether a value of type `other` fits where `self` is expected.
+    pub fn accepts(&self, other: &Ty) -> bool {
+        match (self, other) {
+            (Ty::Unknown, _) | (_, Ty::Unknown) => true,
+            (Ty::Set(a), Ty::Set(b)) => a.accepts(b),
+            (a, b) => a == b,
+        }
+    }
+}
+
+/// A constant value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Val {
+    /// bool
+    Bool(bool),
+    /// int
+    Int(i64),
+    /// string
+    Str(String),
+    /// date, in days since 1970-01-01
+    Date(i64),
+    /// duration, in days
+    Duration(i64),
+    /// a scenario, by name
+    Scenario(String),
+    /// a set
+    Set(Vec<Val>),
+}
+
+/// Days since 1970-01-01 of a calendar date (proleptic Gregorian).
+pub fn epoch_days(d: Date) -> i64 {
+    let y = i64::from(d.year) - i64::from(d.month <= 2);
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = i64::from(d.month);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d.day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The calendar date of a day number.
+pub fn civil_from_days(z: i64) -> Date {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    Date {
+        year: i32::try_from(y + i64::from(m <= 2)).unwrap_or(i32::MAX),
+        month: u32::try_from(m).unwrap_or(1),
+        day: u32::try_from(d).unwrap_or(1),
+    }
+}
+
+/// A duration in days inside expressions: a month is 30 days, a year 365.
+pub fn duration_days(d: Duration) -> i64 {
+    let per = match d.unit {
+        DurationUnit::Days => 1,
+        DurationUnit::Months => 30,
+        DurationUnit::Years => 365,
+    };
+    d.amount.saturating_mul(per)
+}
+
+/// The last day of a term that starts on `start` and lasts `d`, by the calendar:
+/// a term of 3 years from 2026-01-01 may end on 2028-12-31 at the latest.
+pub fn calendar_term_end(start: Date, d: Duration) -> i64 {
+    let months = match d.unit {
+        DurationUnit::Days => return epoch_days(start) + d.amount - 1,
+        DurationUnit::Months => d.amount,
+        DurationUnit::Years => d.amount.saturating_mul(12),
+    };
+    let total = i64::from(start.year) * 12 + i64::from(start.month) - 1 + months;
+    let year = i32::try_from(total.div_euclid(12)).unwrap_or(i32::MAX);
+    let month = u32::try_from(total.rem_euclid(12) + 1).unwrap_or(1);
+    let day = start
+        .day
+        .min(crate::syntax::parser::days_in_month(year, month));
+    epoch_days(Date { year, month, day }) - 1
+}
+
+/// Evaluates `e` where `lookup` gives the values of the names it knows. Returns
+/// `None` when the value depends on something unknown or an operation fails.
+pub fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<Val>) -> Option<Val> {
+    match &e.kind {
+        ExprKind::Bool(b) => Some(Val::Bool(*b)),
+        ExprKind::Int(i) => Some(Val::Int(*i)),
+        ExprKind::Str(s) => Some(Val::Str(s.clone())),
+        ExprKind::Date(d) => Some(Val::Date(epoch_days(*d))),
+        ExprKind::Duration(d) => Some(Val::Duration(duration_days(*d))),
+        ExprKind::Path(n) => lookup(&n.text),
+        ExprKind::Paren(e) => eval(e, lookup),
+        ExprKind::List(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for i in items {
+                out.push(eval(i, lookup)?);
+            }
+            Some(Val::Set(out))
+        }
+        ExprKind::Not(e) => match eval(e, lookup)? {
+            Val::Bool(b) => Some(Val::Bool(!b)),
+            _ => None,
+        },
+        ExprKind::Binary(op, a, b) => {
+            let (va, vb) = (eval(a, lookup), eval(b, lookup));
+            match op {
+                BinOp::And => match (va, vb) {
+                    (Some(Val::Bool(false)), _) | (_, Some(Val::Bool(false))) => {
+                        Some(Val::Bool(false))
+                    }
+                    (Some(Val::Bool(true)), Some(Val::Bool(true))) => Some(Val::Bool(true)),
+                    _ => None,
+                },
+                BinOp::Or => match (va, vb) {
+                    (Some(Val::Bool(true)), _) | (_, Some(Val::Bool(true))) => {
+                        Some(Val::Bool(true))
+                    }
+                    (Some(Val::Bool(false)), Some(Val::Bool(false))) => Some(Val::Bool(false)),
+                    _ => None,
+                },
+                _ => binary(*op, va?, vb?),
+            }
+        }
+    }
+}
+
+fn binary(op: BinOp, a: Val, b: Val) -> Option<Val> {
+    use Val::*;
+    Some(match (op, a, b) {
+        (BinOp::Eq, a, b) => Bool(a == b),
+        (BinOp::Ne, a, b) => Bool(a != b),
+        (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge, a, b) => {
+            let (x, y) = match (a, b) {
+                (Int(x), Int(y)) | (Date(x), Date(y)) | (Duration(x), Duration(y)) => (x, y),
+                _ => return None,
+            };
+            Bool(match op {
+                BinOp::Lt => x < y,
+                BinOp::Le => x <= y,
+                BinOp::Gt => x > y,
+                _ => x >= y,
+            })
+        }
+        (BinOp::Contains, Set(items), x) => Bool(items.contains(&x)),
+        (BinOp::In, x, Set(items)) => Bool(items.contains(&x)),
+        (BinOp::Add, Int(x), Int(y)) => Int(x.checked_add(y)?),
+        (BinOp::Add, Date(x), Duration(y)) | (BinOp::Add, Duration(y), Date(x)) => {
+            Date(x.checked_add(y)?)
+        }
+        (BinOp::Add, Duration(x), Duration(y)) => Duration(x.checked_add(y)?),
+        (BinOp::Sub, Int(x), Int(y)) => Int(x.checked_sub(y)?),
+        (BinOp::Sub, Date(x), Duration(y)) => Date(x.checked_sub(y)?),
+        (BinOp::Sub, Date(x), Date(y)) => Duration(x.checked_sub(y)?),
+        (BinOp::Sub, Duration(x), Duration(y)) => Duration(x.checked_sub(y)?),
+        _ => return None,
+    })
+}
+
+/// Whether a condition can never hold: it folds to `false`, or a conjunction bounds
+/// one name from both sides with no room between (`x > 5 and x < 3`).
+pub fn never_holds(e: &Expr, constants: &dyn Fn(&str) -> Option<Val>) -> bool {
+    if eval(e, constants) == Some(Val::Bool(false)) {
+        return true;
+    }
+    let mut conjuncts = Vec::new();
+    flatten_and(e, &mut conjuncts);
+    let mut bounds: std::collections::BTreeMap<&str, (i64, i64)> = Default::default();
+    for c in conjuncts {
+        let ExprKind::Binary(op, a, b) = &c.kind else {
+            continue;
+        };
+        let (name, op, k) = match (&strip(a).kind, &strip(b).kind) {
+            (ExprKind::Path(n), _) => match eval(b, constants).and_then(as_number) {
+                Some(k) => (n.text.as_str(), *op, k),
+                None => continue,
+            },
+            (_, ExprKind::Path(n)) => match eval(a, constants).and_then(as_number) {
+                Some(k) => (n.text.as_str(), flip(*op), k),
+                None => continue,
+            },
+            _ => continue,
+        };
+        if constants(name).is_some() {
+            continue;
+        }
+        let entry = bounds.entry(name).or_insert((i64::MIN, i64::MAX));
+        match op {
+            BinOp::Lt => entry.1 = entry.1.min(k.saturating_sub(1)),
+            BinOp::Le => entry.1 = entry.1.min(k),
+            BinOp::Gt => entry.0 = entry.0.max(k.saturating_add(1)),
+            BinOp::Ge => entry.0 = entry.0.max(k),
+            BinOp::Eq => {
+                entry.0 = entry.0.max(k);
+                entry.1 = entry.1.min(k);
+            }
+            _ => {}
+        }
+    }
+    bounds.values().any(|(lo, hi)| lo > hi)
+}
+
+fn strip(e: &Expr) -> &Expr {
+    match &e.kind {
+        ExprKind::Paren(inner) => strip(inner),
+        _ => e,
+    }
+}
+
+fn flatten_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match &e.kind {
+        ExprKind::Binary(BinOp::And, a, b) => {
+            flatten_and(a, out);
+            flatten_and(b, out);
+        }
+        ExprKind::Paren(inner) => flatten_and(inner, out),
+        _ => out.push(e),
+    }
+}
+
+fn as_number(v: Val) -> Option<i64> {
+    match v {
+        Val::Int(x) | Val::Date(x) | Val::Duration(x) => Some(x),
+        _ => None,
+    }
+}
+
+fn flip(op: BinOp) -> BinOp {
+    match op {
+        BinOp::Lt => BinOp::Gt,
+        BinOp::Le => BinOp::Ge,
+        BinOp::Gt => BinOp::Lt,
+        BinOp::Ge => BinOp::Le,
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(year: i32, month: u32, day: u32) -> Date {
+        Date { year, month, day }
+    }
+
+    #[test]
+    fn epoch_days_round_trip() {
+        assert_eq!(epoch_days(d(1970, 1, 1)), 0);
+        assert_eq!(epoch_days(d(2026, 1, 1)), 20454);
+        for z in [-800_000, -1, 0, 59, 60, 20454, 50_000, 2_932_896] {
+            assert_eq!(epoch_days(civil_from_days(z)), z);
+        }
+    }
+
+    #[test]
+    fn calendar_terms() {
+        // 3 years from 2026-01-01 ends on 2028-12-31.
+        let three = Duration {
+            amount: 3,
+            unit: DurationUnit::Years,
+        };
+        assert_eq!(
+            calendar_term_end(d(2026, 1, 1), three),
+            epoch_days(d(2028, 12, 31))
+        );
+        let m = Duration {
+            amount: 1,
+            unit: DurationUnit::Months,
+        };
+        assert_eq!(
+            calendar_term_end(d(2026, 1, 31), m),
+            epoch_days(d(2026, 2, 27))
+        );
+    }
+}
