@@ -358,6 +358,7 @@ impl Checker<'_> {
                     "add `term <first day> .. <last day>`, at most `limits.max_term` long (第八条)",
                 ),
             ),
+            Some(t) if !t.valid => {}
             Some(t) => {
                 let (start, end) = (epoch_days(t.start), epoch_days(t.end));
                 if end < start {
@@ -701,7 +702,7 @@ impl Checker<'_> {
                         self.file,
                         a.value.span(),
                         format!(
-                            "fact `{}` is a {}, not a {}",
+                            "fact `{}` has type {}, not {}",
                             a.name.text,
                             expected.display(),
                             got.display()
@@ -894,7 +895,7 @@ impl Checker<'_> {
                     Code::TypeMismatch,
                     self.file,
                     e.span,
-                    format!("condition is a {}, not a bool", ty.display()),
+                    format!("condition has type {}, not bool", ty.display()),
                 )
                 .with_label("expected a bool")
                 .with_help("write a comparison such as `developer.incidents_3y == 0`"),

@@ -270,6 +270,8 @@ pub struct Term {
     pub end: Date,
     /// The whole `term` statement.
     pub span: Span,
+    /// Whether both dates exist; when not, the error is already reported.
+    pub valid: bool,
 }
 
 /// `require COND ["title"] [article "…"]`

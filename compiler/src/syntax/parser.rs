@@ -197,6 +197,25 @@ fn convert_pest_error(e: &pest::error::Error<Rule>, chunk: &str, base: usize) ->
         } => (describe_rules(positives), describe_rules(negatives)),
         pest::error::ErrorVariant::CustomError { message } => (vec![message.clone()], vec![]),
     };
+    if let Some(rest) = chunk.get(pos..) {
+        let line = rest.split('\n').next().unwrap_or("");
+        if line.starts_with('"')
+            && !line
+                .get(1..)
+                .unwrap_or("")
+                .replace("\\\"", "")
+                .contains('"')
+        {
+            let line = line.trim_end_matches('\r');
+            return SyntaxError {
+                kind: SyntaxErrorKind::Syntax,
+                message: "unterminated string".to_string(),
+                span: Span::new(base + pos, base + pos + line.len()),
+                label: "this string is not closed".to_string(),
+                help: Some("close the string with `\"` before the end of the line".to_string()),
+            };
+        }
+    }
     let span_len = found.as_ref().map_or(0, |t| t.len());
     let span = Span::new(base + pos, base + pos + span_len);
     let found_text = match &found {
@@ -391,9 +410,14 @@ struct Builder<'e> {
 type P<'i> = Pair<'i, Rule>;
 
 impl Builder<'_> {
+    /// The span of a pair, without the whitespace pest leaves at its end when an
+    /// optional continuation did not match.
     fn span(&self, p: &P<'_>) -> Span {
         let s = p.as_span();
-        Span::new(self.base + s.start(), self.base + s.end())
+        let trimmed = p
+            .as_str()
+            .trim_end_matches([' ', '\t', '\r', '\n', '\u{3000}']);
+        Span::new(self.base + s.start(), self.base + s.start() + trimmed.len())
     }
 
     fn internal(&mut self, span: Span, what: &str) {
@@ -765,12 +789,14 @@ impl Builder<'_> {
                         .filter(|a| a.as_rule() == Rule::date)
                         .collect();
                     if let [a, b] = dates.as_slice() {
+                        let before = self.errors.len();
                         let start = self.date(a);
                         let end = self.date(b);
                         out.term = Some(Term {
                             start,
                             end,
                             span: tspan,
+                            valid: self.errors.len() == before,
                         });
                     } else {
                         self.internal(tspan, "term dates");
