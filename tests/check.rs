@@ -1,0 +1,243 @@
+//! End-to-end tests of `charter check` and `charter build` on copies of `policies/`,
+//! through the built binary, as CI and policy authors run it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn charter() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_charter"))
+}
+
+fn policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// A copy of `policies/` with one file edited; returns the copy and the 1-based
+/// line of the edit.
+fn broken_copy(file: &str, from: &str, to: &str) -> (tempfile::TempDir, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&policies(), dir.path());
+    let path = dir.path().join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = text
+        .find(from)
+        .unwrap_or_else(|| panic!("`{from}` not in {file}"));
+    let line = text[..at].matches('\n').count() + 1;
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    (dir, line)
+}
+
+fn check_json(dir: &Path) -> (Output, Value) {
+    let out = charter()
+        .arg("check")
+        .arg(dir)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (out, json)
+}
+
+fn diagnostics_with_code<'a>(json: &'a Value, code: &str) -> Vec<&'a Value> {
+    json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == code)
+        .collect()
+}
+
+#[test]
+fn policies_check_clean() {
+    let out = charter()
+        .arg("check")
+        .arg(policies())
+        .arg("--deny-warnings")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, json) = check_json(&policies());
+    assert_eq!(json["bundle"], "zhenjiang");
+    assert_eq!(json["diagnostics"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn a_four_year_term_fails_with_file_and_line() {
+    let (dir, line) = broken_copy(
+        "scenarios/inclusive_finance.charter",
+        "2026-01-01 .. 2028-12-31",
+        "2026-01-01 .. 2029-12-31",
+    );
+    let (out, json) = check_json(dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let d = diagnostics_with_code(&json, "CH0302");
+    assert_eq!(d.len(), 1, "{json:#}");
+    assert_eq!(d[0]["file"], "scenarios/inclusive_finance.charter");
+    assert_eq!(d[0]["line"], line);
+    assert_eq!(d[0]["article"], "第八条");
+    // The human output names the file and line too.
+    let human = charter().arg("check").arg(dir.path()).output().unwrap();
+    assert_eq!(human.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert!(
+        stderr.contains(&format!("scenarios/inclusive_finance.charter:{line}:")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("CH0302"), "{stderr}");
+}
+
+#[test]
+fn a_scope_granting_export_raw_fails() {
+    let (dir, line) = broken_copy(
+        "scenarios/inclusive_finance.charter",
+        "} via verify, statistics, privacy_compute\n",
+        "} via verify, statistics, privacy_compute, export_raw\n",
+    );
+    let (out, json) = check_json(dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let d = diagnostics_with_code(&json, "CH0301");
+    assert_eq!(d.len(), 1, "{json:#}");
+    assert_eq!(d[0]["file"], "scenarios/inclusive_finance.charter");
+    assert_eq!(d[0]["line"], line);
+    assert_eq!(d[0]["article"], "第四条");
+}
+
+#[test]
+fn a_misspelled_dataset_fails_with_a_suggestion() {
+    let (dir, line) = broken_copy(
+        "scenarios/inclusive_finance.charter",
+        "use tax.enterprise_tax {",
+        "use tax.enterprise_tx {",
+    );
+    let (out, json) = check_json(dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let d = diagnostics_with_code(&json, "CH0101");
+    assert_eq!(d.len(), 1, "{json:#}");
+    assert_eq!(d[0]["file"], "scenarios/inclusive_finance.charter");
+    assert_eq!(d[0]["line"], line);
+    assert_eq!(d[0]["column"], 7);
+    assert_eq!(d[0]["message"], "unknown dataset `tax.enterprise_tx`");
+    assert_eq!(d[0]["help"], "did you mean `tax.enterprise_tax`?");
+}
+
+#[test]
+fn a_sensitive_field_without_consent_fails() {
+    let (dir, via_line) = broken_copy(
+        "scenarios/inclusive_finance.charter",
+        "} via statistics, privacy_compute requires consent",
+        "} via statistics, privacy_compute",
+    );
+    let (out, json) = check_json(dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let d = diagnostics_with_code(&json, "CH0304");
+    assert_eq!(d.len(), 1, "{json:#}");
+    assert_eq!(d[0]["file"], "scenarios/inclusive_finance.charter");
+    // The diagnostic points at the first protected field of that `use`, on the lines before `via`.
+    let line = d[0]["line"].as_u64().unwrap() as usize;
+    assert!(
+        line < via_line && line + 3 > via_line,
+        "line {line}, via on {via_line}"
+    );
+    assert_eq!(d[0]["article"], "第二十条");
+}
+
+#[test]
+fn build_writes_the_four_files() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = charter()
+        .arg("build")
+        .arg(policies())
+        .arg("--out")
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "bundle.json",
+        "policies.cedar",
+        "schema.cedarschema",
+        "entities.json",
+    ] {
+        let p = out_dir.path().join(f);
+        assert!(p.is_file(), "{f} missing");
+        assert!(std::fs::metadata(&p).unwrap().len() > 100, "{f} too small");
+    }
+    let bundle: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.path().join("bundle.json")).unwrap())
+            .unwrap();
+    assert_eq!(bundle["format"], "charter-bundle/1");
+    assert!(bundle["manifest"]["hash"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    let cedar = std::fs::read_to_string(out_dir.path().join("policies.cedar")).unwrap();
+    assert!(cedar.contains("@id(\"forbid/原始数据不出域\")"));
+    // Cedar's own parser and strict validator accept what was written.
+    let schema = cedar_policy::Schema::from_cedarschema_str(
+        &std::fs::read_to_string(out_dir.path().join("schema.cedarschema")).unwrap(),
+    )
+    .unwrap()
+    .0;
+    let set: cedar_policy::PolicySet = cedar.parse().unwrap();
+    let result =
+        cedar_policy::Validator::new(schema).validate(&set, cedar_policy::ValidationMode::Strict);
+    assert!(result.validation_passed(), "{result}");
+}
+
+#[test]
+fn usage_problems_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = charter().arg("check").arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no charter.toml"));
+    let out = charter()
+        .args(["check", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn warnings_fail_only_under_deny_warnings() {
+    let (dir, _) = broken_copy(
+        "exit.charter",
+        "  measures terminate, revoke, delist, destroy\n",
+        "",
+    );
+    let (out, json) = check_json(dir.path());
+    assert_eq!(out.status.code(), Some(0), "{json:#}");
+    assert_eq!(diagnostics_with_code(&json, "CH0307").len(), 1);
+    let strict = charter()
+        .arg("check")
+        .arg(dir.path())
+        .arg("--deny-warnings")
+        .output()
+        .unwrap();
+    assert_eq!(strict.status.code(), Some(1));
+}
