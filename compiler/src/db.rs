@@ -11,7 +11,6 @@ use crate::diagnostics::{Code, Diagnostic, FileId, Severity};
 use crate::manifest::{parse_manifest, Manifest, ManifestError};
 use crate::sema::check;
 use crate::sema::model::{self, FileDecls, Loc, Model};
-use crate::syntax::ast::ItemKind;
 use crate::syntax::{self, ParsedFile, SyntaxErrorKind};
 
 /// The path the prelude is shown under.
@@ -120,6 +119,7 @@ pub fn file_diagnostics(db: &dyn Db, bundle: BundleInput, file: SourceFile) -> V
         let code = match e.kind {
             SyntaxErrorKind::Syntax => Code::Syntax,
             SyntaxErrorKind::InvalidLiteral => Code::InvalidLiteral,
+            SyntaxErrorKind::DuplicateStatement => Code::Duplicate,
         };
         let mut d =
             Diagnostic::new(code, id, e.span, e.message.clone()).with_label(e.label.clone());
@@ -133,23 +133,18 @@ pub fn file_diagnostics(db: &dyn Db, bundle: BundleInput, file: SourceFile) -> V
     let span_of = |loc: Loc| -> Option<syntax::ast::Span> {
         let f = files.get(loc.file as usize)?;
         let item = parse_file(db, *f).items.get(loc.item as usize)?;
-        declaration_name_span(&item.kind, loc.sub).or(Some(item.span))
+        declaration_name_span(item, loc.sub).or(Some(item.span))
     };
     out.extend(check::check_file(id, &parsed.items, model, &span_of));
     out
 }
 
 /// The span of the name a declaration declares at index `sub`.
-pub fn declaration_name_span(kind: &ItemKind, sub: u32) -> Option<syntax::ast::Span> {
-    let item = syntax::ast::Item {
-        doc: None,
-        span: Default::default(),
-        kind: kind.clone(),
-    };
-    model::declared_names(&item)
+pub fn declaration_name_span(item: &syntax::ast::Item, sub: u32) -> Option<syntax::ast::Span> {
+    model::declared_names(item)
         .into_iter()
         .find(|(_, _, _, s)| *s == sub)
-        .map(|(_, _, n, _)| n.span)
+        .map(|(_, _, span, _)| span)
 }
 
 /// Every diagnostic of the bundle, with the manifest's lint levels applied, sorted

@@ -226,16 +226,24 @@ impl Compiler {
             })
             .collect();
         let bundle = lower::lower(self.manifest(), self.model(), &lower_files);
-        let problems = validate(&bundle);
-        if !problems.is_empty() {
-            let mut out = diags;
-            out.extend(problems.into_iter().map(|msg| {
-                Diagnostic::new(Code::Internal, 0, Default::default(), msg)
-                    .with_label("generated Cedar")
+        let mut errors = unknown_rule_ids(&bundle, &lower_files);
+        for (policy, msg) in validate_policies(&bundle) {
+            // Point at the rule that produced the policy, so the report has a place.
+            let (file, span) = policy
+                .and_then(|id| bundle.policies.iter().find(|p| p.id == id))
+                .and_then(|p| locate(&lower_files, &p.source))
+                .unwrap_or_default();
+            errors.push(
+                Diagnostic::new(Code::Internal, file, span, msg)
+                    .with_label("this rule compiles to Cedar that Cedar rejects")
                     .with_help(
                         "this is a bug in Charter's compiler; please report it with the bundle",
-                    )
-            }));
+                    ),
+            );
+        }
+        if !errors.is_empty() {
+            let mut out = diags;
+            out.extend(errors);
             return Err(out);
         }
         Ok((bundle, diags))
@@ -246,11 +254,83 @@ impl Compiler {
 /// parses and passes the strict validator, and the entities conform to the schema.
 /// Returns the problems, one message each; empty when Cedar accepts everything.
 pub fn validate(bundle: &CompiledBundle) -> Vec<String> {
+    validate_policies(bundle)
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect()
+}
+
+/// The byte span of a line and column of a file.
+fn locate(
+    files: &[lower::LowerFile<'_>],
+    at: &lower::SourceLoc,
+) -> Option<(u32, syntax::ast::Span)> {
+    let f = files.iter().find(|f| f.path == at.file)?;
+    let line_start: usize = f
+        .text
+        .split_inclusive('\n')
+        .take(at.line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let col: usize = f
+        .text
+        .get(line_start..)?
+        .chars()
+        .take(at.column.saturating_sub(1))
+        .map(char::len_utf8)
+        .sum();
+    let start = line_start + col;
+    let end = f
+        .text
+        .get(start..)?
+        .find(char::is_whitespace)
+        .map_or(f.text.len(), |n| start + n);
+    Some((f.id, syntax::ast::Span::new(start, end)))
+}
+
+/// `because "<id>"` in tests must name a policy the bundle compiles to.
+fn unknown_rule_ids(bundle: &CompiledBundle, files: &[lower::LowerFile<'_>]) -> Vec<Diagnostic> {
+    use syntax::ast::{Expect, ItemKind, RuleRef};
+    let mut out = Vec::new();
+    for f in files {
+        for item in f.items {
+            let ItemKind::Test(t) = &item.kind else {
+                continue;
+            };
+            for e in &t.expects {
+                let Expect::Decision(d) = e else { continue };
+                let Some(RuleRef::Id(id)) = &d.because else {
+                    continue;
+                };
+                if bundle.policies.iter().any(|p| p.id == id.value) {
+                    continue;
+                }
+                let ids = bundle.policies.iter().map(|p| p.id.as_str());
+                let mut diag = Diagnostic::new(
+                    Code::UnknownName,
+                    f.id,
+                    id.span,
+                    format!("no rule has the id `{}`", id.value),
+                )
+                .with_label("unknown rule id");
+                diag = match sema::check::suggest(&id.value, ids) {
+                    Some(s) => diag.with_help(format!("did you mean `{s}`?")),
+                    None => diag.with_help("rule ids look like `scenario/<name>/use/1`, `exit/<name>` or `grade/<grade>`; `charter build` lists them in policies.cedar"),
+                };
+                out.push(diag);
+            }
+        }
+    }
+    out
+}
+
+/// Like [`validate`], with the id of the policy each problem is about, where known.
+fn validate_policies(bundle: &CompiledBundle) -> Vec<(Option<String>, String)> {
     use cedar_policy::{Entities, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
     let mut problems = Vec::new();
     let schema = match Schema::from_json_value(bundle.schema.clone()) {
         Ok(s) => s,
-        Err(e) => return vec![format!("the generated schema is invalid: {e}")],
+        Err(e) => return vec![(None, format!("the generated schema is invalid: {e}"))],
     };
     let mut decisions = PolicySet::new();
     let mut notices = PolicySet::new();
@@ -263,15 +343,15 @@ pub fn validate(bundle: &CompiledBundle) -> Vec<String> {
                     &mut decisions
                 };
                 if let Err(e) = set.add(policy) {
-                    problems.push(format!(
-                        "policy `{}` ({}) cannot be added: {e}",
-                        p.id, p.source
+                    problems.push((
+                        Some(p.id.clone()),
+                        format!("policy `{}` ({}) cannot be added: {e}", p.id, p.source),
                     ));
                 }
             }
-            Err(e) => problems.push(format!(
-                "policy `{}` ({}) does not parse: {e}",
-                p.id, p.source
+            Err(e) => problems.push((
+                Some(p.id.clone()),
+                format!("policy `{}` ({}) does not parse: {e}", p.id, p.source),
             )),
         }
     }
@@ -286,14 +366,16 @@ pub fn validate(bundle: &CompiledBundle) -> Vec<String> {
                 .find(|p| p.id == id)
                 .map(|p| p.source.to_string())
                 .unwrap_or_default();
-            problems.push(format!(
-                "policy `{id}` ({source}) fails Cedar validation: {e}"
+            problems.push((
+                Some(id.clone()),
+                format!("policy `{id}` ({source}) fails Cedar validation: {e}"),
             ));
         }
     }
     if let Err(e) = Entities::from_json_value(bundle.entities.clone(), Some(&schema)) {
-        problems.push(format!(
-            "the catalog entities do not conform to the schema: {e}"
+        problems.push((
+            None,
+            format!("the catalog entities do not conform to the schema: {e}"),
         ));
     }
     problems

@@ -405,11 +405,21 @@ impl Lowerer<'_> {
                             format!("{set}.contains({el})")
                         }
                     }
+                    BinOp::Eq | BinOp::Ne if is_empty_list(a) || is_empty_list(b) => {
+                        // Cedar's strict validator rejects an empty set literal.
+                        let set = if is_empty_list(a) { lb } else { la };
+                        let neg = if *op == BinOp::Ne { "!" } else { "" };
+                        format!("{neg}{set}.isEmpty()")
+                    }
                     other => format!("({la} {} {lb})", cedar_op(*other)),
                 }
             }
         }
     }
+}
+
+fn is_empty_list(e: &Expr) -> bool {
+    matches!(&strip(e).kind, ExprKind::List(items) if items.is_empty())
 }
 
 fn strip(e: &Expr) -> &Expr {
@@ -705,6 +715,43 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                 _ => {}
             }
         }
+    }
+
+    // A grade without a `grade … allows` rule allows nothing: fail closed, whatever
+    // the lint levels say about CH0303 and CH0312.
+    for (g, info) in model.grades.iter().enumerate() {
+        if model.grade_rules.contains_key(&info.name) {
+            continue;
+        }
+        let Some(f) = files.iter().find(|f| f.id == info.loc.file) else {
+            continue;
+        };
+        let index = LineIndex::new(f.text);
+        let span = f
+            .items
+            .get(info.loc.item as usize)
+            .map(|i| i.span)
+            .unwrap_or_default();
+        let lc = index.line_col(f.text, span.start as usize);
+        policies.push(policy(
+            format!("grade/{}", info.name),
+            PolicyKind::Grade,
+            info.name.clone(),
+            Some(format!(
+                "{}级数据不可用于任何操作",
+                info.title.clone().unwrap_or_else(|| info.name.clone())
+            )),
+            None,
+            SourceLoc {
+                file: f.path.to_string(),
+                line: lc.line,
+                column: lc.column,
+            },
+            format!(
+                "forbid (principal, action, resource)\nwhen {{ resource.grade == {} }};",
+                g + 1
+            ),
+        ));
     }
 
     // Annotations go on the text so that `policies.cedar` and the artifact agree.

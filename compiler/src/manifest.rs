@@ -132,7 +132,15 @@ pub fn parse_manifest(text: &str) -> (Manifest, Vec<ManifestError>) {
             errors.push(ManifestError {
                 message: format!("the level of `{key}` cannot be changed"),
                 span,
-                help: Some("only the regulation lints (CH03xx) are configurable".to_string()),
+                help: Some(format!(
+                    "the configurable lints are: {}",
+                    crate::diagnostics::CODES
+                        .iter()
+                        .filter(|i| i.configurable)
+                        .map(|i| i.id)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             });
             continue;
         }

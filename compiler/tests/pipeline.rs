@@ -147,3 +147,28 @@ fn removing_and_adding_files_updates_the_bundle() {
         1
     );
 }
+
+#[test]
+fn a_grade_without_a_rule_is_forbidden_at_run_time_even_with_lints_off() {
+    let manifest = format!("{MANIFEST}[lints]\nCH0303 = \"off\"\nCH0312 = \"off\"\n");
+    let text = r#"
+grades { L1 "公开" L2 "内部" }
+grade L1 allows verify
+classify field { when tags contains "内部" then L2 otherwise L1 }
+dataset d.x "x" { source "s" domain 金融 field a "a" tags "内部" }
+scenario 甲 "甲" { domain 金融 purpose "p" term 2026-01-01 .. 2026-12-31 use d.x { a } via verify, statistics }
+"#;
+    let c = Compiler::from_sources(
+        Some(&manifest),
+        [("a.charter".to_string(), text.to_string())],
+    );
+    let (bundle, diags) = c.build().unwrap();
+    assert!(diags.is_empty(), "{diags:#?}");
+    let p = bundle.policies.iter().find(|p| p.id == "grade/L2").unwrap();
+    assert!(
+        p.cedar
+            .contains("forbid (principal, action, resource)\nwhen { resource.grade == 2 };"),
+        "{}",
+        p.cedar
+    );
+}

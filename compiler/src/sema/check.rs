@@ -67,7 +67,7 @@ impl Checker<'_> {
     }
 
     fn duplicates(&mut self, index: u32, item: &Item, span_of: &dyn Fn(Loc) -> Option<Span>) {
-        for (ns, key, name, sub) in declared_names(item) {
+        for (ns, key, span, sub) in declared_names(item) {
             let here = Loc {
                 file: self.file,
                 item: index,
@@ -79,15 +79,14 @@ impl Checker<'_> {
             if *first == here {
                 continue;
             }
+            let shown = key.rsplit('/').next().unwrap_or(&key);
             let what = match ns {
                 Ns::Otherwise => "classification has a second `otherwise` arm".to_string(),
-                Ns::GradeRule => {
-                    format!("grade `{}` already has a `grade … allows` rule", name.text)
-                }
-                Ns::Field => format!("field `{}` is declared twice", name.text),
-                _ => format!("{} `{}` is declared twice", ns.noun(), name.text),
+                Ns::GradesBlock => "a bundle has one `grades` block".to_string(),
+                Ns::GradeRule => format!("grade `{key}` already has a `grade … allows` rule"),
+                _ => format!("{} `{shown}` is declared twice", ns.noun()),
             };
-            let mut d = Diagnostic::new(Code::Duplicate, self.file, name.span, what)
+            let mut d = Diagnostic::new(Code::Duplicate, self.file, span, what)
                 .with_label("declared again here")
                 .with_help("rename one of them or remove the second");
             if let Some(span) = span_of(*first) {
@@ -387,9 +386,9 @@ impl Checker<'_> {
                                 Code::TermTooLong,
                                 self.file,
                                 t.span,
-                                format!("term of scenario `{}` is longer than {} {unit}", s.name.text, d.amount),
+                                format!("term of scenario `{}` is longer than {}", s.name.text, plural(d.amount, unit.trim_end_matches('s'), "")),
                             )
-                            .with_label(format!("ends {} days after the limit", end - max))
+                            .with_label(plural(end - max, "day", "after the limit"))
                             .with_help(format!(
                                 "the term may last until {:04}-{:02}-{:02} at the latest (`limits.max_term`)",
                                 last.year, last.month, last.day
@@ -445,7 +444,9 @@ impl Checker<'_> {
                     } else {
                         format!("remove `{}` from the scope", a.text)
                     })
-                    .with_article(r.article.clone());
+                    ;
+                    // The article is the forbidding rule's own, or none.
+                    d.article = r.article.clone();
                     if let Some(fix) = remove_from_list(&u.actions, a) {
                         d = d.with_fix(format!("remove `{}`", a.text), fix.0, fix.1);
                     }
@@ -762,6 +763,13 @@ impl Checker<'_> {
             self.facts(&g.facts);
             developers.insert(g.id.value.as_str());
         }
+        if t.at.is_none() {
+            self.push(
+                Diagnostic::new(Code::Incomplete, self.file, t.name.span, format!("test `{}` has no `at`", t.name.value))
+                    .with_label("no `at` statement")
+                    .with_help("tests run at a fixed day so that they give the same answer every day: add `at 2026-06-01`"),
+            );
+        }
         if t.expects.is_empty() {
             self.push(
                 Diagnostic::new(
@@ -870,7 +878,11 @@ impl Checker<'_> {
                                         Code::TypeMismatch,
                                         self.file,
                                         tr.name.span,
-                                        format!("`{}` is not a {} rule", tr.name.text, tr.kind.keyword()),
+                                        format!("`{}` is not {} rule", tr.name.text, match tr.kind {
+                                        TriggerKind::Exit => "an exit",
+                                        TriggerKind::Suspend => "a suspend",
+                                        TriggerKind::Notice => "a notice",
+                                    }),
                                     )
                                     .with_label("a different kind of rule")
                                     .with_help("write `expect exit`, `expect suspend` or `expect notice` to match the rule"),
@@ -1139,6 +1151,12 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// `1 day after`, `3 days after`.
+fn plural(n: i64, unit: &str, rest: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{n} {unit}{s} {rest}").trim_end().to_string()
 }
 
 fn declare_hint(ns: Ns) -> &'static str {

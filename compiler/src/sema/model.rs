@@ -52,6 +52,8 @@ pub enum Ns {
     Test,
     /// The `otherwise` arm of classification.
     Otherwise,
+    /// The `grades` block: one per bundle.
+    GradesBlock,
 }
 
 impl Ns {
@@ -71,47 +73,64 @@ impl Ns {
             Ns::Fixture => "fixture",
             Ns::Test => "test",
             Ns::Otherwise => "`otherwise` arm",
+            Ns::GradesBlock => "`grades` block",
         }
     }
 }
 
-/// The names an item declares, with the index inside the item of each.
-pub fn declared_names(item: &Item) -> Vec<(Ns, String, &Name, u32)> {
+/// The names an item declares: namespace, key, the span of the name, and the index
+/// inside the item.
+pub fn declared_names(item: &Item) -> Vec<(Ns, String, Span, u32)> {
     let mut out = Vec::new();
     match &item.kind {
         ItemKind::Grades(entries) => {
+            out.push((
+                Ns::GradesBlock,
+                String::from("grades"),
+                item_keyword(item),
+                u32::MAX,
+            ));
             for (i, e) in entries.iter().enumerate() {
-                out.push((Ns::Grade, e.name.text.clone(), &e.name, i as u32));
+                out.push((Ns::Grade, e.name.text.clone(), e.name.span, i as u32));
             }
         }
-        ItemKind::GradeRule(r) => out.push((Ns::GradeRule, r.grade.text.clone(), &r.grade, 0)),
+        ItemKind::GradeRule(r) => out.push((Ns::GradeRule, r.grade.text.clone(), r.grade.span, 0)),
         ItemKind::Classify(c) => {
             if let Some(o) = &c.otherwise {
-                out.push((Ns::Otherwise, String::from("otherwise"), o, 0));
+                out.push((Ns::Otherwise, String::from("otherwise"), o.span, 0));
             }
         }
-        ItemKind::Domain(d) => out.push((Ns::Domain, d.name.text.clone(), &d.name, 0)),
+        ItemKind::Domain(d) => out.push((Ns::Domain, d.name.text.clone(), d.name.span, 0)),
         ItemKind::Dataset(d) => {
-            out.push((Ns::Dataset, d.name.text.clone(), &d.name, 0));
+            out.push((Ns::Dataset, d.name.text.clone(), d.name.span, 0));
             for (i, f) in d.fields.iter().enumerate() {
                 out.push((
                     Ns::Field,
                     format!("{}/{}", d.name.text, f.name.text),
-                    &f.name,
+                    f.name.span,
                     i as u32 + 1,
                 ));
             }
         }
-        ItemKind::Scenario(s) => out.push((Ns::Scenario, s.name.text.clone(), &s.name, 0)),
-        ItemKind::Trigger(t) => out.push((Ns::Rule, t.name.text.clone(), &t.name, 0)),
-        ItemKind::Forbid(f) => out.push((Ns::Rule, f.name.text.clone(), &f.name, 0)),
-        ItemKind::Action(a) => out.push((Ns::Action, a.name.text.clone(), &a.name, 0)),
-        ItemKind::Measure(m) => out.push((Ns::Measure, m.name.text.clone(), &m.name, 0)),
-        ItemKind::Fact(f) => out.push((Ns::Fact, f.name.text.clone(), &f.name, 0)),
+        ItemKind::Scenario(s) => out.push((Ns::Scenario, s.name.text.clone(), s.name.span, 0)),
+        ItemKind::Trigger(t) => out.push((Ns::Rule, t.name.text.clone(), t.name.span, 0)),
+        ItemKind::Forbid(f) => out.push((Ns::Rule, f.name.text.clone(), f.name.span, 0)),
+        ItemKind::Action(a) => out.push((Ns::Action, a.name.text.clone(), a.name.span, 0)),
+        ItemKind::Measure(m) => out.push((Ns::Measure, m.name.text.clone(), m.name.span, 0)),
+        ItemKind::Fact(f) => out.push((Ns::Fact, f.name.text.clone(), f.name.span, 0)),
+        ItemKind::Test(t) => out.push((Ns::Test, t.name.value.clone(), t.name.span, 0)),
+        ItemKind::Fixture(f) => out.push((Ns::Fixture, f.id.value.clone(), f.id.span, 0)),
         ItemKind::Admission(_) | ItemKind::Limits(_) | ItemKind::Consent(_) => {}
-        ItemKind::Test(_) | ItemKind::Fixture(_) => {}
     }
     out
+}
+
+/// The span of a declaration's first word.
+fn item_keyword(item: &Item) -> Span {
+    Span {
+        start: item.span.start,
+        end: item.span.start.saturating_add(6).min(item.span.end),
+    }
 }
 
 /// The span-free signatures of a file's declarations: what other files may depend on.
@@ -151,7 +170,14 @@ pub fn file_decls(items: &[Item]) -> FileDecls {
                 measures: t.measures.iter().map(erase_name).collect(),
                 measures_span: None,
             }),
-            ItemKind::Admission(_) | ItemKind::Test(_) => continue,
+            ItemKind::Test(t) => ItemKind::Test(TestDecl {
+                // Only the name: other files care that it is unique, not what it tests.
+                name: erase_str(&t.name),
+                givens: Vec::new(),
+                at: None,
+                expects: Vec::new(),
+            }),
+            ItemKind::Admission(_) => continue,
             other => erase_kind(other),
         };
         out.items.push((
@@ -613,7 +639,7 @@ impl Model {
                     |ns: Ns, key: &str| fresh.get(&(ns, key.to_string())).copied().unwrap_or(false);
                 let doc = item.doc.clone();
                 match &item.kind {
-                    ItemKind::Grades(entries) => {
+                    ItemKind::Grades(entries) if new(Ns::GradesBlock, "grades") => {
                         for (i, e) in entries.iter().enumerate() {
                             if new(Ns::Grade, &e.name.text) {
                                 m.grades.push(GradeInfo {

@@ -44,6 +44,8 @@ pub enum SyntaxErrorKind {
     Syntax,
     /// A literal that follows the grammar but means nothing (`2026-02-30`).
     InvalidLiteral,
+    /// A statement that may appear once, written twice (`term` in a scenario).
+    DuplicateStatement,
 }
 
 /// A parsed file: the declarations that parsed, and the errors of those that did not.
@@ -290,10 +292,19 @@ fn token_at(chunk: &str, pos: usize) -> Option<String> {
         return Some(word);
     }
     if first == '"' {
-        let s: String = std::iter::once('"')
-            .chain(chars.take_while(|c| *c != '"' && *c != '\n').take(40))
-            .collect();
-        return Some(format!("{s}\""));
+        // The string as written, up to its closing quote or the end of the line,
+        // so that the span covers exactly these bytes.
+        let mut end = first.len_utf8();
+        for (n, c) in rest.char_indices().skip(1).take(40) {
+            if c == '\n' {
+                break;
+            }
+            end = n + c.len_utf8();
+            if c == '"' {
+                break;
+            }
+        }
+        return rest.get(..end).map(str::to_string);
     }
     if rest.starts_with("..")
         || rest.starts_with("==")
@@ -418,6 +429,19 @@ impl Builder<'_> {
             .as_str()
             .trim_end_matches([' ', '\t', '\r', '\n', '\u{3000}']);
         Span::new(self.base + s.start(), self.base + s.start() + trimmed.len())
+    }
+
+    /// Reports a statement that may appear once when `seen` already holds it.
+    fn once(&mut self, seen: bool, p: &P<'_>, what: &str) {
+        if seen {
+            self.errors.push(SyntaxError {
+                kind: SyntaxErrorKind::DuplicateStatement,
+                message: format!("`{what}` is written twice"),
+                span: self.span(p),
+                label: "written again here".to_string(),
+                help: Some(format!("keep one `{what}` statement; only one can apply")),
+            });
+        }
     }
 
     fn internal(&mut self, span: Span, what: &str) {
@@ -689,11 +713,13 @@ impl Builder<'_> {
                 }
                 Rule::title => out.title = Some(self.string(&c)),
                 Rule::source_stmt => {
+                    self.once(out.source.is_some(), &c, "source");
                     if let Some(s) = c.into_inner().find(|a| a.as_rule() == Rule::string) {
                         out.source = Some(self.string(&s));
                     }
                 }
                 Rule::domain_stmt => {
+                    self.once(out.domain.is_some(), &c, "domain");
                     out.domain = c
                         .into_inner()
                         .find(|a| a.as_rule() == Rule::ident)
@@ -772,17 +798,20 @@ impl Builder<'_> {
                 Rule::title => out.title = Some(self.string(&c)),
                 Rule::article => out.article = self.article(&c),
                 Rule::domain_stmt => {
+                    self.once(out.domain.is_some(), &c, "domain");
                     out.domain = c
                         .into_inner()
                         .find(|a| a.as_rule() == Rule::ident)
                         .map(|a| self.name(&a));
                 }
                 Rule::purpose_stmt => {
+                    self.once(out.purpose.is_some(), &c, "purpose");
                     if let Some(s) = c.into_inner().find(|a| a.as_rule() == Rule::string) {
                         out.purpose = Some(self.string(&s));
                     }
                 }
                 Rule::term_stmt => {
+                    self.once(out.term.is_some(), &c, "term");
                     let tspan = self.span(&c);
                     let dates: Vec<P<'_>> = c
                         .into_inner()
@@ -1180,6 +1209,7 @@ impl Builder<'_> {
                     }
                 }
                 Rule::at_stmt => {
+                    self.once(at.is_some(), &c, "at");
                     if let Some(d) = c.into_inner().find(|a| a.as_rule() == Rule::date) {
                         at = Some((self.date(&d), self.span(&d)));
                     }
