@@ -490,10 +490,20 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                     let gtitle = model.grades.get(g).and_then(|x| x.title.clone());
                     let order = g as i64 + 1;
                     let allows: Vec<String> = r.allows.iter().map(|a| a.text.clone()).collect();
+                    let shown: Vec<String> = allows
+                        .iter()
+                        .map(|a| {
+                            model
+                                .actions
+                                .get(a)
+                                .and_then(|x| x.title.clone())
+                                .unwrap_or_else(|| a.clone())
+                        })
+                        .collect();
                     let title = format!(
                         "{}级数据仅可用于：{}",
                         gtitle.clone().unwrap_or_else(|| r.grade.text.clone()),
-                        allows.join("、")
+                        shown.join("、")
                     );
                     let body = if allows.is_empty() {
                         format!("forbid (principal, action, resource)\nwhen {{ resource.grade == {order} }};")

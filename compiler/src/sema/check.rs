@@ -574,6 +574,29 @@ impl Checker<'_> {
                     d = d.with_related(self.file, *s, "also protected");
                 }
                 self.push(d);
+            } else if let Some((f, span, gname, article)) = fields.iter().find_map(|(f, span)| {
+                // A grade whose rule requires consent for one of these actions: the
+                // scope can only ever work with consent, so it must say so.
+                let g = f.grade?;
+                let gname = &m.grades.get(g)?.name;
+                let rule = m.grade_rules.get(gname).filter(|r| r.requires_consent)?;
+                actions_ok
+                    .iter()
+                    .any(|a| rule.allows.contains(&a.text))
+                    .then(|| (f, *span, gname.clone(), rule.article.clone()))
+            }) {
+                self.push(
+                    Diagnostic::new(
+                        Code::ConsentRequired,
+                        self.file,
+                        span,
+                        format!("field `{}` is graded `{gname}`, whose use requires consent, but the scope does not require consent", f.name),
+                    )
+                    .with_label(format!("grade `{gname}` requires consent"))
+                    .with_help("add `requires consent` to the `use` line: without consent every request is denied")
+                    .with_article(article)
+                    .with_fix("add `requires consent`", Span::new(u.span.end as usize, u.span.end as usize), " requires consent"),
+                );
             }
         }
     }
