@@ -405,6 +405,9 @@ impl Lowerer<'_> {
                             format!("{set}.contains({el})")
                         }
                     }
+                    BinOp::Eq | BinOp::Ne if is_empty_list(a) && is_empty_list(b) => {
+                        (*op == BinOp::Eq).to_string()
+                    }
                     BinOp::Eq | BinOp::Ne if is_empty_list(a) || is_empty_list(b) => {
                         // Cedar's strict validator rejects an empty set literal.
                         let set = if is_empty_list(a) { lb } else { la };

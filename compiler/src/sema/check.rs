@@ -86,9 +86,14 @@ impl Checker<'_> {
                 Ns::GradeRule => format!("grade `{key}` already has a `grade … allows` rule"),
                 _ => format!("{} `{shown}` is declared twice", ns.noun()),
             };
+            let help = if ns == Ns::GradesBlock {
+                "merge the grades into the first `grades` block, lowest first"
+            } else {
+                "rename one of them or remove the second"
+            };
             let mut d = Diagnostic::new(Code::Duplicate, self.file, span, what)
                 .with_label("declared again here")
-                .with_help("rename one of them or remove the second");
+                .with_help(help);
             if let Some(span) = span_of(*first) {
                 d = d.with_related(first.file, span, "first declared here");
             }
@@ -160,7 +165,14 @@ impl Checker<'_> {
                             .with_help("list the grades from the least to the most sensitive, e.g. `L1 \"公开\"`"),
                     );
                 }
-                for e in entries {
+                // Grades of a second `grades` block are reported as a duplicate, not here.
+                let first_block = entries
+                    .first()
+                    .and_then(|e| self.model.first.get(&(Ns::Grade, e.name.text.clone())))
+                    .is_some_and(|loc| {
+                        loc.file == self.file && self.model.grades.iter().any(|g| g.loc == *loc)
+                    });
+                for e in entries.iter().filter(|_| first_block) {
                     if !self.model.grade_rules.contains_key(&e.name.text) {
                         self.push(
                             Diagnostic::new(

@@ -177,6 +177,9 @@ pub fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<Val>) -> Option<Val> {
                     (Some(Val::Bool(false)), Some(Val::Bool(false))) => Some(Val::Bool(false)),
                     _ => None,
                 },
+                // Nothing is in an empty set, whatever the element.
+                BinOp::In if vb == Some(Val::Set(Vec::new())) => Some(Val::Bool(false)),
+                BinOp::Contains if va == Some(Val::Set(Vec::new())) => Some(Val::Bool(false)),
                 _ => binary(*op, va?, vb?),
             }
         }
