@@ -6,6 +6,7 @@ use charter_compiler::diagnostics::DiagnosticJson;
 use charter_compiler::{Compiler, Diagnostic, Severity, SourceText};
 use serde::Serialize;
 
+use crate::annotate::CheckFormat;
 use crate::Format;
 
 #[derive(Serialize)]
@@ -65,7 +66,7 @@ fn print(c: &Compiler, diags: &[Diagnostic], format: Format) {
 }
 
 /// `charter check DIR`.
-pub fn check(dir: &Path, format: Format, deny_warnings: bool) -> u8 {
+pub fn check(dir: &Path, format: CheckFormat, deny_warnings: bool) -> u8 {
     let c = match load(dir) {
         Ok(c) => c,
         Err(code) => return code,
@@ -76,8 +77,28 @@ pub fn check(dir: &Path, format: Format, deny_warnings: bool) -> u8 {
         Ok((_, warnings)) => warnings,
         Err(diags) => diags,
     };
-    print(&c, &diags, format);
-    let (errors, warnings, _) = counts(&diags);
+    let (errors, warnings, infos) = counts(&diags);
+    match format {
+        CheckFormat::Human => print(&c, &diags, Format::Human),
+        CheckFormat::Json => print(&c, &diags, Format::Json),
+        CheckFormat::Sarif => {
+            let log = crate::annotate::sarif(dir, &c.sources(), &diags);
+            match serde_json::to_string_pretty(&log) {
+                Ok(s) => println!("{s}"),
+                Err(e) => {
+                    eprintln!("error: cannot print the SARIF log: {e}");
+                    return 2;
+                }
+            }
+        }
+        CheckFormat::Github => {
+            print!("{}", crate::annotate::github(dir, &c.sources(), &diags));
+            eprintln!(
+                "checked {}: {errors} error(s), {warnings} warning(s), {infos} info",
+                c.manifest().name
+            );
+        }
+    }
     if errors > 0 || (deny_warnings && warnings > 0) {
         1
     } else {

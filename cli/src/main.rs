@@ -3,7 +3,11 @@
 //! Only this crate parses argv. Exit codes: 0 success, 1 the bundle has errors (or
 //! warnings under `--deny-warnings`), 2 usage or I/O problems.
 
+mod annotate;
 mod check;
+mod fmt;
+mod runtime_cmds;
+mod test_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,8 +39,8 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = annotate::CheckFormat::Human)]
+        format: annotate::CheckFormat,
         /// Fail on warnings too.
         #[arg(long)]
         deny_warnings: bool,
@@ -52,6 +56,101 @@ enum Command {
         /// Output format of diagnostics.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+    },
+    /// Run the language server (LSP over stdin and stdout), for editors.
+    Lsp {
+        /// Accepted for editors that pass it; stdio is the only transport.
+        #[arg(long, hide = true)]
+        stdio: bool,
+    },
+    /// Decide requests: one from a file, or JSON lines on stdin to JSON lines on stdout.
+    Decide {
+        /// The bundle: a source folder, a folder holding bundle.json, or bundle.json.
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The request (JSON); without it, JSON lines are read from stdin.
+        request: Option<PathBuf>,
+        /// Developer facts for requests that carry none: {"dev-001": {…}, …}.
+        #[arg(long)]
+        facts: Option<PathBuf>,
+        /// Output format (default: human for a file, json lines for stdin).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Sweep developers for exit, suspend and notice rules, with their measures.
+    Sweep {
+        /// The bundle: a source folder, a folder holding bundle.json, or bundle.json.
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The developers' facts: {"dev-001": {…}, …}.
+        facts: PathBuf,
+        /// When: RFC 3339 or a date (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Time decisions: p50, p99, decisions per second; `--compare` with full Cedar and Rego.
+    Bench {
+        /// A synthetic bundle of N scenarios.
+        #[arg(long, conflicts_with = "bundle")]
+        synthetic: Option<usize>,
+        /// A bundle: a source folder, a folder holding bundle.json, or bundle.json.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// Requests to time (JSON lines or a JSON array); default: a generated mix.
+        #[arg(long, requires = "bundle")]
+        requests: Option<PathBuf>,
+        /// Facts for those requests.
+        #[arg(long, requires = "bundle")]
+        facts: Option<PathBuf>,
+        /// Requests in the generated mix.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Also time the full Cedar policy set and an equivalent Rego policy (regorus).
+        #[arg(long)]
+        compare: bool,
+        /// Seconds to time the engine.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Seed of the request mix.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Run the bundle's tests through the runtime engine, with rule coverage.
+    Test {
+        /// The folder holding charter.toml.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = test_cmd::TestFormat::Human)]
+        format: test_cmd::TestFormat,
+        /// Run only the tests whose name (or file) contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Report which rules the tests exercised.
+        #[arg(long)]
+        coverage: bool,
+        /// Fail when rule coverage is below N percent (implies --coverage).
+        #[arg(long, value_name = "N")]
+        threshold: Option<f64>,
+        /// Fail when the bundle has no test.
+        #[arg(long)]
+        fail_on_empty: bool,
+    },
+    /// Format .charter files in place: one canonical layout, comments kept.
+    Fmt {
+        /// .charter files or folders (every .charter file below them); `-` formats
+        /// standard input to standard output.
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// Change nothing; list the files that would change and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+        /// Change nothing; show the changes as a unified diff and exit 1 if there are any.
+        #[arg(long)]
+        diff: bool,
     },
     /// Generate a large synthetic bundle, for benchmarks.
     #[command(hide = true)]
@@ -83,6 +182,54 @@ fn main() -> ExitCode {
             deny_warnings,
         } => check::check(&dir, format, deny_warnings),
         Command::Build { dir, out, format } => check::build(&dir, &out, format),
+        Command::Lsp { stdio: _ } => charter_lsp::run(),
+        Command::Decide {
+            bundle,
+            request,
+            facts,
+            format,
+        } => runtime_cmds::decide(&bundle, request.as_deref(), facts.as_deref(), format),
+        Command::Sweep {
+            bundle,
+            facts,
+            at,
+            format,
+        } => runtime_cmds::sweep(&bundle, &facts, at.as_deref(), format),
+        Command::Bench {
+            synthetic,
+            bundle,
+            requests,
+            facts,
+            count,
+            compare,
+            seconds,
+            seed,
+        } => runtime_cmds::bench(runtime_cmds::BenchArgs {
+            synthetic,
+            bundle,
+            requests,
+            facts,
+            count,
+            compare,
+            seconds,
+            seed,
+        }),
+        Command::Test {
+            dir,
+            format,
+            filter,
+            coverage,
+            threshold,
+            fail_on_empty,
+        } => test_cmd::test(&test_cmd::TestArgs {
+            dir: &dir,
+            format,
+            filter,
+            coverage,
+            threshold,
+            fail_on_empty,
+        }),
+        Command::Fmt { paths, check, diff } => fmt::fmt(&fmt::FmtArgs { paths, check, diff }),
         Command::Synth {
             scenarios,
             datasets,

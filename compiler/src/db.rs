@@ -136,6 +136,7 @@ pub fn file_diagnostics(db: &dyn Db, bundle: BundleInput, file: SourceFile) -> V
         declaration_name_span(item, loc.sub).or(Some(item.span))
     };
     out.extend(check::check_file(id, &parsed.items, model, &span_of));
+    crate::suppress::apply(file.text(db), id, &mut out);
     out
 }
 

@@ -74,6 +74,11 @@ pub enum Code {
     LimitExceedsRegulation,
     /// A grade that allows no action.
     GradeAllowsNothing,
+    /// A `// charter-allow(CODE): reason` comment that suppresses nothing.
+    UnusedSuppression,
+    /// A `// charter-allow` comment without a reason, or naming a code that does not
+    /// exist or cannot be suppressed.
+    InvalidSuppression,
     /// The compiled Cedar failed Cedar's validator: a compiler bug.
     Internal,
 }
@@ -269,6 +274,24 @@ pub const CODES: &[CodeInfo] = &[
         configurable: true,
         article: None,
         summary: "a grade has no `grade … allows` rule, so its fields can never be used",
+    },
+    CodeInfo {
+        code: Code::UnusedSuppression,
+        id: "CH0313",
+        name: "unused-suppression",
+        severity: Severity::Warning,
+        configurable: true,
+        article: None,
+        summary: "a `charter-allow` comment suppresses nothing",
+    },
+    CodeInfo {
+        code: Code::InvalidSuppression,
+        id: "CH0314",
+        name: "invalid-suppression",
+        severity: Severity::Error,
+        configurable: false,
+        article: None,
+        summary: "a `charter-allow` comment without a reason, or naming a code that does not exist or cannot be suppressed",
     },
     CodeInfo {
         code: Code::Internal,

@@ -9,9 +9,11 @@
 
 pub mod db;
 pub mod diagnostics;
+pub mod format;
 pub mod lower;
 pub mod manifest;
 pub mod sema;
+pub mod suppress;
 pub mod syntax;
 pub mod synth;
 

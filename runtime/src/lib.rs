@@ -1,1 +1,484 @@
-//! The runtime: an embedded decision engine over compiled bundles (issue 3 fills it).
+//! The runtime: an embedded decision engine over compiled Charter bundles.
+//!
+//! [`Engine`] loads a `bundle.json` built by `charter build`, or compiles a source
+//! folder, and answers [`Request`]s with [`Decision`]s: allow or deny per field, the
+//! rules and articles behind the answer, an explanation for a deny no forbid explains,
+//! the notices that ride along, and errors. It fails closed: any error is a deny.
+//!
+//! The decision path takes no lock: the bundle is an immutable snapshot behind an
+//! [`arc_swap::ArcSwap`], indexed at load so a decision evaluates only the slice of
+//! Cedar policies that can apply to it. Hot reload rebuilds a snapshot off the decision
+//! path and swaps it in; a bundle that fails to build never replaces the running one.
+//!
+//! ```no_run
+//! use charter_runtime::{Engine, Request};
+//! let engine = Engine::load(std::path::Path::new("policies"))?;
+//! engine.facts().load_file(std::path::Path::new("examples/requests/facts.json"))?;
+//! let d = engine.decide(&Request {
+//!     developer: "bank-001".into(),
+//!     action: "privacy_compute".into(),
+//!     dataset: "tax.enterprise_tax".into(),
+//!     fields: vec!["total_tax_amount".into()],
+//!     scenario: "普惠金融".into(),
+//!     at: Some("2026-06-01T09:00:00+08:00".into()),
+//!     ..Default::default()
+//! });
+//! println!("{}", d.decision.as_str());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod bench;
+mod decide;
+mod error;
+mod facts;
+pub mod history;
+#[cfg(feature = "log")]
+pub mod log;
+pub mod rego;
+mod reload;
+#[cfg(feature = "server")]
+pub mod server;
+mod snapshot;
+mod sweep;
+pub mod testing;
+pub mod time;
+mod types;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use charter_compiler::{CompiledBundle, Compiler, Severity};
+
+pub use decide::{decision_id, Evaluation};
+pub use error::{EngineError, LoadError};
+pub use facts::{read_facts_file, FactStore, Facts};
+pub use reload::{Watcher, DEBOUNCE};
+pub use types::*;
+
+use snapshot::Snapshot;
+
+/// Where the engine's bundle comes from, for reloads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A source folder holding `charter.toml`, compiled on load.
+    Dir(PathBuf),
+    /// A `bundle.json` built by `charter build`.
+    BundleFile(PathBuf),
+}
+
+/// What a reload did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReloadEvent {
+    /// A new bundle now serves.
+    Reloaded {
+        /// Its version.
+        version: String,
+        /// Its hash.
+        hash: String,
+    },
+    /// The rebuilt bundle is the one already serving.
+    Unchanged {
+        /// Its hash.
+        hash: String,
+    },
+    /// The rebuilt bundle failed; the running one keeps serving.
+    Failed {
+        /// Why, one line.
+        error: String,
+    },
+}
+
+/// The engine's state, for a status endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// The bundle serving.
+    pub bundle: BundleRef,
+    /// Decision policies in it.
+    pub policies: usize,
+    /// Notices in it.
+    pub notices: usize,
+    /// Scenarios.
+    pub scenarios: usize,
+    /// Datasets.
+    pub datasets: usize,
+    /// Developers in the fact store.
+    pub developers: usize,
+    /// Where the bundle comes from.
+    pub source: Option<String>,
+    /// When the serving bundle was loaded, seconds since the epoch.
+    pub loaded_at: u64,
+    /// Successful reloads that swapped in a new bundle.
+    pub reloads: u64,
+    /// Reloads that failed.
+    pub failures: u64,
+    /// The last reload's failure, cleared by the next success.
+    pub last_error: Option<String>,
+}
+
+type Callback = Box<dyn Fn(&ReloadEvent) + Send + Sync>;
+
+#[derive(Default)]
+struct Counters {
+    loaded_at: u64,
+    reloads: u64,
+    failures: u64,
+    last_error: Option<String>,
+}
+
+pub(crate) struct Inner {
+    current: ArcSwap<Snapshot>,
+    facts: FactStore,
+    source: Option<Source>,
+    counters: Mutex<Counters>,
+    callbacks: Mutex<Vec<Callback>>,
+    /// Serializes reloads, never decisions.
+    reloading: Mutex<()>,
+}
+
+/// The decision engine. Cheap to clone and share across threads: clones share the
+/// bundle, the fact store and the watcher's reloads.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.inner.current.load();
+        write!(
+            f,
+            "Engine({} {} {})",
+            s.bundle.name, s.bundle.version, s.bundle.hash
+        )
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Compiles a source folder into a bundle.
+pub fn compile_dir(dir: &Path) -> Result<CompiledBundle, LoadError> {
+    let compiler = Compiler::load_dir(dir)?;
+    match compiler.build() {
+        Ok((bundle, _warnings)) => Ok(bundle),
+        Err(diags) => {
+            let files = compiler.sources();
+            let errors: Vec<_> = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect();
+            let first = errors
+                .first()
+                .map(|d| {
+                    let j = d.to_json(&files);
+                    format!("{}:{}: {} [{}]", j.file, j.line, j.message, j.code)
+                })
+                .unwrap_or_default();
+            Err(LoadError::Compile {
+                path: dir.to_path_buf(),
+                count: errors.len(),
+                first,
+            })
+        }
+    }
+}
+
+/// Reads a `bundle.json`, checks its hash and runs Cedar's validator over it.
+pub fn read_bundle_file(path: &Path) -> Result<CompiledBundle, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bundle: CompiledBundle = serde_json::from_str(&text).map_err(|e| LoadError::BadBundle {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    drop(text);
+    if bundle.format != charter_compiler::lower::BUNDLE_FORMAT {
+        return Err(LoadError::Format {
+            found: bundle.format.clone(),
+            expected: charter_compiler::lower::BUNDLE_FORMAT.to_string(),
+        });
+    }
+    let hash = bundle.compute_hash();
+    if hash != bundle.manifest.hash {
+        return Err(LoadError::BadBundle {
+            path: path.to_path_buf(),
+            message: format!(
+                "its content hash is `{hash}` but the manifest says `{}`: the file was changed after it was built",
+                bundle.manifest.hash
+            ),
+        });
+    }
+    if let Some(first) = charter_compiler::validate(&bundle).into_iter().next() {
+        return Err(LoadError::Invalid { message: first });
+    }
+    Ok(bundle)
+}
+
+/// Reads whatever `path` names: a source folder, a folder holding `bundle.json`, or a
+/// `bundle.json`.
+pub fn read_source(source: &Source) -> Result<CompiledBundle, LoadError> {
+    match source {
+        Source::Dir(d) => compile_dir(d),
+        Source::BundleFile(f) => read_bundle_file(f),
+    }
+}
+
+/// Works out what kind of source `path` is.
+pub fn source_of(path: &Path) -> Source {
+    if path.is_dir() && !path.join("charter.toml").is_file() && path.join("bundle.json").is_file() {
+        Source::BundleFile(path.join("bundle.json"))
+    } else if path.is_dir() {
+        Source::Dir(path.to_path_buf())
+    } else {
+        Source::BundleFile(path.to_path_buf())
+    }
+}
+
+impl Engine {
+    fn with(snapshot: Snapshot, source: Option<Source>) -> Engine {
+        Engine {
+            inner: Arc::new(Inner {
+                current: ArcSwap::from_pointee(snapshot),
+                facts: FactStore::new(),
+                source,
+                counters: Mutex::new(Counters {
+                    loaded_at: now_secs(),
+                    ..Default::default()
+                }),
+                callbacks: Mutex::new(Vec::new()),
+                reloading: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// An engine over a compiled bundle (one the compiler built and validated).
+    pub fn from_bundle(bundle: CompiledBundle) -> Result<Engine, LoadError> {
+        Ok(Self::with(Snapshot::build(bundle)?, None))
+    }
+
+    /// Loads a source folder (compiling it), a folder holding `bundle.json`, or a
+    /// `bundle.json` file. The engine remembers the path for [`Engine::reload`] and
+    /// [`Engine::watch`].
+    pub fn load(path: &Path) -> Result<Engine, LoadError> {
+        let source = source_of(path);
+        let bundle = read_source(&source)?;
+        Ok(Self::with(Snapshot::build(bundle)?, Some(source)))
+    }
+
+    /// The bundle's name.
+    pub fn name(&self) -> String {
+        self.inner.current.load().bundle.name.clone()
+    }
+
+    /// The bundle's version.
+    pub fn version(&self) -> String {
+        self.inner.current.load().bundle.version.clone()
+    }
+
+    /// The bundle's content hash, `sha256:<hex>`.
+    pub fn hash(&self) -> String {
+        self.inner.current.load().bundle.hash.clone()
+    }
+
+    /// The bundle serving now.
+    pub fn bundle(&self) -> BundleRef {
+        self.inner.current.load().bundle.clone()
+    }
+
+    /// The catalog of the bundle serving now (datasets, scenarios, facts …).
+    pub fn catalog(&self) -> charter_compiler::lower::Catalog {
+        self.inner.current.load().catalog.clone()
+    }
+
+    /// The developer fact store.
+    pub fn facts(&self) -> &FactStore {
+        &self.inner.facts
+    }
+
+    /// Decides a request. Never fails: errors come back inside a deny.
+    pub fn decide(&self, req: &Request) -> Decision {
+        let snap = self.inner.current.load();
+        decide::decide(&snap, &self.inner.facts, req, Evaluation::Sliced)
+    }
+
+    /// Decides a request given as JSON; a request that does not parse is a deny with an
+    /// `invalid_request` error.
+    pub fn decide_json(&self, json: &str) -> Decision {
+        match serde_json::from_str::<Request>(json) {
+            Ok(req) => self.decide(&req),
+            Err(e) => self.invalid_request(e.to_string()),
+        }
+    }
+
+    /// The deny answered to a request that could not be read.
+    pub fn invalid_request(&self, message: String) -> Decision {
+        let snap = self.inner.current.load();
+        Decision {
+            decision_id: decision_id(),
+            decision: Effect::Deny,
+            developer: String::new(),
+            action: String::new(),
+            dataset: String::new(),
+            scenario: String::new(),
+            day: time::format_day(time::today(snap.catalog.utc_offset_minutes)),
+            fields: Vec::new(),
+            reasons: Vec::new(),
+            notices: Vec::new(),
+            errors: vec![DecisionError::new(
+                ErrorCode::InvalidRequest,
+                format!("the request is not valid: {message}"),
+            )],
+            consent_reference: None,
+            bundle: snap.bundle.clone(),
+        }
+    }
+
+    /// Decides with a chosen evaluation, to compare the slice with the full policy set.
+    pub fn decide_with(&self, req: &Request, how: Evaluation) -> Decision {
+        let snap = self.inner.current.load();
+        decide::decide(&snap, &self.inner.facts, req, how)
+    }
+
+    /// Sweeps a developer at `at` (default: now): the exit, suspend and notice rules
+    /// that fire, with their measures. `facts` default to the fact store's.
+    pub fn sweep(&self, developer: &str, facts: Option<&Facts>, at: Option<&str>) -> SweepReport {
+        let snap = self.inner.current.load();
+        sweep::sweep(&snap, &self.inner.facts, developer, facts, at)
+    }
+
+    /// Sweeps every developer of the fact store, in id order.
+    pub fn sweep_all(&self, at: Option<&str>) -> Vec<SweepReport> {
+        let snap = self.inner.current.load();
+        self.inner
+            .facts
+            .developers()
+            .iter()
+            .map(|d| sweep::sweep(&snap, &self.inner.facts, d, None, at))
+            .collect()
+    }
+
+    /// Where the bundle comes from, when it was loaded from a path.
+    pub fn source(&self) -> Option<&Source> {
+        self.inner.source.as_ref()
+    }
+
+    /// The engine's status.
+    pub fn status(&self) -> Status {
+        let snap = self.inner.current.load();
+        let c = self
+            .inner
+            .counters
+            .lock()
+            .map(|c| (c.loaded_at, c.reloads, c.failures, c.last_error.clone()))
+            .unwrap_or_default();
+        Status {
+            bundle: snap.bundle.clone(),
+            policies: snap.policy_count,
+            notices: snap.notice_count,
+            scenarios: snap.scenarios.len(),
+            datasets: snap.datasets.len(),
+            developers: self.inner.facts.len(),
+            source: self.inner.source.as_ref().map(|s| match s {
+                Source::Dir(p) | Source::BundleFile(p) => p.display().to_string(),
+            }),
+            loaded_at: c.0,
+            reloads: c.1,
+            failures: c.2,
+            last_error: c.3,
+        }
+    }
+
+    /// Calls `f` after every reload, successful or not.
+    pub fn on_reload(&self, f: impl Fn(&ReloadEvent) + Send + Sync + 'static) {
+        if let Ok(mut cbs) = self.inner.callbacks.lock() {
+            cbs.push(Box::new(f));
+        }
+    }
+
+    /// Rebuilds the bundle from its source and swaps it in when it builds. The running
+    /// bundle keeps serving while this runs, and after it when it fails.
+    pub fn reload(&self) -> Result<ReloadEvent, EngineError> {
+        if self.inner.source.is_none() {
+            return Err(EngineError::NoSource);
+        }
+        Ok(self.inner.reload())
+    }
+
+    /// Swaps in a bundle built elsewhere.
+    pub fn swap(&self, bundle: CompiledBundle) -> Result<ReloadEvent, LoadError> {
+        let snap = Snapshot::build(bundle)?;
+        Ok(self.inner.install(snap))
+    }
+
+    /// Watches the source for changes and reloads on each (debounced by [`DEBOUNCE`]).
+    /// Keep the returned [`Watcher`]: dropping it stops watching.
+    pub fn watch(&self) -> Result<Watcher, EngineError> {
+        let source = self.inner.source.clone().ok_or(EngineError::NoSource)?;
+        reload::watch(Arc::downgrade(&self.inner), source)
+    }
+}
+
+impl Inner {
+    fn notify(&self, event: &ReloadEvent) {
+        if let Ok(cbs) = self.callbacks.lock() {
+            for cb in cbs.iter() {
+                cb(event);
+            }
+        }
+    }
+
+    fn install(&self, snap: Snapshot) -> ReloadEvent {
+        let event = if snap.bundle.hash == self.current.load().bundle.hash {
+            ReloadEvent::Unchanged {
+                hash: snap.bundle.hash.clone(),
+            }
+        } else {
+            let event = ReloadEvent::Reloaded {
+                version: snap.bundle.version.clone(),
+                hash: snap.bundle.hash.clone(),
+            };
+            self.current.store(Arc::new(snap));
+            if let Ok(mut c) = self.counters.lock() {
+                c.loaded_at = now_secs();
+                c.reloads += 1;
+                c.last_error = None;
+            }
+            tracing::info!(?event, "charter: bundle reloaded");
+            event
+        };
+        self.notify(&event);
+        event
+    }
+
+    fn reload(&self) -> ReloadEvent {
+        let Some(source) = &self.source else {
+            return ReloadEvent::Failed {
+                error: "the engine has no source".to_string(),
+            };
+        };
+        // One reload at a time; decisions never wait on this.
+        let _guard = self.reloading.lock();
+        match read_source(source).and_then(Snapshot::build) {
+            Ok(snap) => self.install(snap),
+            Err(e) => {
+                let error = e.to_string();
+                tracing::warn!(%error, "charter: reload failed; the running bundle keeps serving");
+                if let Ok(mut c) = self.counters.lock() {
+                    c.failures += 1;
+                    c.last_error = Some(error.clone());
+                }
+                let event = ReloadEvent::Failed { error };
+                self.notify(&event);
+                event
+            }
+        }
+    }
+}

@@ -102,6 +102,13 @@ pub fn parse(text: &str) -> ParsedFile {
     out
 }
 
+/// The pest parse tree of one declaration (a range from [`split_declarations`]), or
+/// `None` when it does not parse. For tools that need every token as written, such
+/// as the formatter; everything else uses [`parse`].
+pub fn declaration_tree(chunk: &str) -> Option<Pairs<'_, Rule>> {
+    CharterGrammar::parse(Rule::declaration, chunk).ok()
+}
+
 /// Byte ranges of the top-level declarations of `text`, doc comments included.
 ///
 /// A declaration starts on a line whose first word is a declaration keyword, when

@@ -1,0 +1,108 @@
+//! Errors of loading a bundle and of the engine's own operations. Errors inside a
+//! decision are data ([`crate::DecisionError`]): a decision always comes back, as deny.
+
+use std::path::PathBuf;
+
+/// A bundle could not be loaded; the engine keeps what it had.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LoadError {
+    /// A file could not be read.
+    #[error("cannot read `{}`", path.display())]
+    #[diagnostic(code(charter::runtime::io))]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `bundle.json` is not a bundle.
+    #[error("`{}` is not a compiled Charter bundle: {message}", path.display())]
+    #[diagnostic(
+        code(charter::runtime::bad_bundle),
+        help("build it with `charter build`, or pass the bundle's source folder")
+    )]
+    BadBundle {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The bundle was built for another format.
+    #[error("`{found}` is not a bundle format this runtime reads (it reads `{expected}`)")]
+    #[diagnostic(
+        code(charter::runtime::format),
+        help("rebuild the bundle with this version of `charter build`")
+    )]
+    Format {
+        /// The format found.
+        found: String,
+        /// The format expected.
+        expected: String,
+    },
+    /// The source folder does not compile.
+    #[error("the bundle in `{}` does not compile: {count} error(s), first: {first}", path.display())]
+    #[diagnostic(
+        code(charter::runtime::compile),
+        help("run `charter check` on the folder to see every diagnostic")
+    )]
+    Compile {
+        /// The folder.
+        path: PathBuf,
+        /// How many errors.
+        count: usize,
+        /// The first error, `file:line: message`.
+        first: String,
+    },
+    /// The compiled Cedar did not pass Cedar's checks.
+    #[error("the bundle fails Cedar's validation: {message}")]
+    #[diagnostic(code(charter::runtime::invalid))]
+    Invalid {
+        /// The first problem.
+        message: String,
+    },
+    /// The folder is not a bundle.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Compiler(#[from] charter_compiler::LoadError),
+}
+
+/// A problem with the fact store or the watcher.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum EngineError {
+    /// A facts file could not be read.
+    #[error("cannot read `{}`", path.display())]
+    #[diagnostic(code(charter::runtime::io))]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A facts file is not a map of developer ids to facts.
+    #[error("`{}` is not a facts file: {message}", path.display())]
+    #[diagnostic(
+        code(charter::runtime::bad_facts),
+        help("a facts file maps developer ids to their facts: {{\"dev-001\": {{\"agreement_expires\": \"2028-12-31\", …}}}}")
+    )]
+    BadFacts {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The engine has no source to watch or reload.
+    #[error("the engine was not loaded from a path, so there is nothing to watch or reload")]
+    #[diagnostic(code(charter::runtime::no_source))]
+    NoSource,
+    /// The file watcher could not start.
+    #[error("cannot watch `{}`: {message}", path.display())]
+    #[diagnostic(code(charter::runtime::watch))]
+    Watch {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}

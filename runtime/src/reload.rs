@@ -1,0 +1,79 @@
+//! Hot reload: watch the bundle's source folder or `bundle.json` (debounced), rebuild the
+//! whole bundle off the decision path, and swap it in atomically. A bundle that fails to
+//! compile or validate never replaces the running one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Weak;
+use std::time::Duration;
+
+use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+
+use crate::error::EngineError;
+use crate::{Inner, Source};
+
+/// How long the watcher waits for writes to settle before rebuilding.
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// A running watch; dropping it stops watching.
+pub struct Watcher {
+    _debouncer: Debouncer<RecommendedWatcher>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Watcher")
+    }
+}
+
+/// Whether a changed path can change the bundle.
+fn relevant(source: &Source, path: &Path) -> bool {
+    match source {
+        Source::Dir(_) => {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let hidden = path.components().any(|c| {
+                let s = c.as_os_str().to_string_lossy();
+                s == "target" || (s.starts_with('.') && s.len() > 1 && s != "..")
+            });
+            !hidden && (name.ends_with(".charter") || name == "charter.toml")
+        }
+        Source::BundleFile(file) => path.file_name() == file.file_name(),
+    }
+}
+
+pub(crate) fn watch(inner: Weak<Inner>, source: Source) -> Result<Watcher, EngineError> {
+    let (target, mode): (PathBuf, RecursiveMode) = match &source {
+        Source::Dir(d) => (d.clone(), RecursiveMode::Recursive),
+        // Editors and build tools replace a file by renaming over it: watch the folder.
+        Source::BundleFile(f) => (
+            f.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(".")),
+            RecursiveMode::NonRecursive,
+        ),
+    };
+    let err = |e: notify_debouncer_mini::notify::Error| EngineError::Watch {
+        path: target.clone(),
+        message: e.to_string(),
+    };
+    let src = source.clone();
+    let mut debouncer = new_debouncer(DEBOUNCE, move |res: DebounceEventResult| {
+        let Some(inner) = inner.upgrade() else { return };
+        match res {
+            Ok(events) => {
+                if events.iter().any(|e| relevant(&src, &e.path)) {
+                    inner.reload();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "charter: the bundle watcher reported an error");
+            }
+        }
+    })
+    .map_err(err)?;
+    debouncer.watcher().watch(&target, mode).map_err(err)?;
+    Ok(Watcher {
+        _debouncer: debouncer,
+    })
+}

@@ -1,0 +1,616 @@
+//! A loaded bundle, indexed for slicing: the policies parsed once and grouped into small
+//! Cedar policy sets by what the compiler knows of each (scenario, dataset, action,
+//! grade), and the catalog's entities built once.
+//!
+//! INVARIANT: for every request, the policies the decision path evaluates are exactly
+//! those of the full decision set that can be satisfied or fail for it; every policy left
+//! out is one whose scope or first condition is false for the request's scenario,
+//! dataset, action or field grade. The property test in `tests/slice.rs` checks it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use cedar_policy::{
+    Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
+};
+use charter_compiler::lower::{Catalog, BUNDLE_FORMAT};
+use charter_compiler::{CompiledBundle, PolicyKind};
+
+use crate::error::LoadError;
+use crate::types::{BundleRef, Reason};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fact's type as the runtime checks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FactTy {
+    Bool,
+    Int,
+    Str,
+    Date,
+    Duration,
+    Scenario,
+    Set(Box<FactTy>),
+}
+
+impl FactTy {
+    fn parse(s: &str) -> Option<FactTy> {
+        Some(match s {
+            "bool" => FactTy::Bool,
+            "int" => FactTy::Int,
+            "string" => FactTy::Str,
+            "date" => FactTy::Date,
+            "duration" => FactTy::Duration,
+            "scenario" => FactTy::Scenario,
+            _ => {
+                let inner = s.strip_prefix("set<")?.strip_suffix('>')?;
+                FactTy::Set(Box::new(FactTy::parse(inner)?))
+            }
+        })
+    }
+}
+
+/// A declared developer fact.
+pub(crate) struct FactDecl {
+    pub name: String,
+    pub ty: FactTy,
+}
+
+/// What the engine keeps of each compiled policy.
+pub(crate) struct PolicyMeta {
+    pub reason: Reason,
+    pub dataset: Option<String>,
+    pub actions: Option<Vec<String>>,
+    pub fields: Option<Vec<String>>,
+    pub requires_consent: bool,
+}
+
+pub(crate) struct ActionInfo {
+    pub index: usize,
+    pub uid: EntityUid,
+}
+
+pub(crate) struct ScenarioInfo {
+    pub index: usize,
+    pub uid: EntityUid,
+    pub term_start: i64,
+    pub term_end: i64,
+}
+
+pub(crate) struct FieldInfo {
+    /// Position in the dataset.
+    pub index: u32,
+    pub uid: EntityUid,
+    pub grade: i64,
+    pub grade_name: String,
+    /// Whether a tag of the field needs the data subject's consent (Art. 20).
+    pub consent_tagged: bool,
+}
+
+/// The key of a field-level policy set: action, field grade, whether the field carries
+/// a consent tag, whether the request has consent.
+pub(crate) type FieldKey = (usize, i64, bool, bool);
+
+/// What a field-level rule is, for slicing.
+enum FieldRule {
+    /// A grade rule: applies to fields of the grade and actions outside `allowed`
+    /// (`None` when the allowed list could not be read: then every action).
+    Grade {
+        grade: i64,
+        allowed: Option<Vec<usize>>,
+    },
+    /// A grade's consent rule: fields of the grade, the listed actions, no consent.
+    GradeConsent {
+        grade: i64,
+        actions: Option<Vec<usize>>,
+    },
+    /// The consent rule: consent-tagged fields, no consent.
+    Consent,
+    /// Anything else resource-level: always.
+    Always,
+}
+
+pub(crate) struct DatasetInfo {
+    pub index: usize,
+    pub fields: HashMap<String, FieldInfo>,
+    /// Field names in declaration order, for requests that name no field.
+    pub order: Vec<String>,
+}
+
+/// The scopes of a (scenario, dataset, action) with the scenario's eligibility rules.
+pub(crate) struct ScopeSet {
+    pub set: PolicySet,
+    /// The fields some scope covers, by index in the dataset; `None` when a scope
+    /// covers the whole dataset. A scope cannot permit a field it does not list
+    /// (`resource in [...]`), so for such a field only the eligibility rules matter.
+    pub covers: Option<Vec<u32>>,
+}
+
+impl ScopeSet {
+    pub fn covers(&self, field: u32) -> bool {
+        self.covers
+            .as_ref()
+            .is_none_or(|v| v.binary_search(&field).is_ok())
+    }
+}
+
+/// The full decision set, for comparisons and the property test.
+pub(crate) struct FullSet {
+    pub policies: PolicySet,
+}
+
+/// One loaded bundle. Immutable once built; shared by `Arc` and swapped whole.
+pub(crate) struct Snapshot {
+    /// Unique per load, so caches built for one snapshot are never used with another.
+    pub id: u64,
+    pub bundle: BundleRef,
+    pub catalog: Catalog,
+    pub policy_count: usize,
+    pub notice_count: usize,
+    pub policies: Vec<PolicyMeta>,
+    pub by_id: HashMap<String, usize>,
+    pub developer_type: EntityTypeName,
+    pub actions: HashMap<String, ActionInfo>,
+    pub scenarios: HashMap<String, ScenarioInfo>,
+    pub datasets: HashMap<String, DatasetInfo>,
+    pub facts: Vec<FactDecl>,
+    /// For each fact, the policies that read it, to name them when the fact is missing.
+    pub fact_readers: HashMap<String, Vec<usize>>,
+    /// The catalog's entities (scenarios, datasets, fields), built once.
+    pub catalog_entities: Entities,
+    /// Per action: the developer-level forbids (admission, exit, suspend, and `forbid`
+    /// rules naming the action). They read only the developer and the context.
+    pub request_sets: Vec<PolicySet>,
+    /// Per [`FieldKey`]: the grade and consent rules that can fire for such a field;
+    /// absent when none can.
+    pub field_sets: HashMap<FieldKey, PolicySet>,
+    /// Per (scenario, dataset, action): the scopes and the scenario's eligibility rules.
+    pub scope_sets: HashMap<(usize, usize, usize), ScopeSet>,
+    /// Per scenario: its eligibility rules, for requests no scope matches.
+    pub eligibility_sets: HashMap<usize, PolicySet>,
+    /// Scope policies by scenario, for explaining a deny.
+    pub scopes_by_scenario: HashMap<usize, Vec<usize>>,
+    pub notices: PolicySet,
+    /// Whether the developer-level rules and the notices read nothing of the context
+    /// but `context.now`, so their outcome can be memoized per developer and day.
+    pub memo_ok: bool,
+    /// Exit and suspend rules, for the sweep.
+    pub triggers: PolicySet,
+    /// Every decision policy, parsed, in bundle order (for the full set).
+    parsed: Vec<Policy>,
+    full: OnceLock<FullSet>,
+    /// Placeholders for the sweep, which has no request.
+    pub sweep_action: EntityUid,
+    pub sweep_resource: EntityUid,
+    pub sweep_scenario: EntityUid,
+}
+
+fn uid(ns: &str, ty: &str, id: &str) -> Result<EntityUid, String> {
+    let name: EntityTypeName = format!("{ns}::{ty}")
+        .parse()
+        .map_err(|e| format!("bad entity type `{ns}::{ty}`: {e}"))?;
+    Ok(EntityUid::from_type_name_and_id(name, EntityId::new(id)))
+}
+
+/// The actions a grade rule allows, read from its `unless { action in [...] }`.
+fn allowed_actions(policy: &Policy) -> Option<Vec<String>> {
+    let est = policy.to_json().ok()?;
+    let conds = est.get("conditions")?.as_array()?;
+    let mut found = None;
+    for c in conds {
+        if c.get("kind")?.as_str()? != "unless" {
+            continue;
+        }
+        let inner = c.get("body")?.get("in")?;
+        if inner.get("left")?.get("Var")?.as_str()? != "action" {
+            return None;
+        }
+        let mut names = Vec::new();
+        for item in inner.get("right")?.get("Set")?.as_array()? {
+            let e = item.get("Value")?.get("__entity")?;
+            names.push(e.get("id")?.as_str()?.to_string());
+        }
+        found = Some(names);
+    }
+    found
+}
+
+/// Whether the only use of `context` in Cedar text is `context.now`.
+fn reads_only_now(cedar: &str) -> bool {
+    cedar.match_indices("context").all(|(i, _)| {
+        let rest = &cedar[i..];
+        rest.starts_with("context.now")
+            && !rest["context.now".len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+/// Whether Cedar text reads `principal.<fact>` (or `principal["<fact>"]`).
+fn reads(cedar: &str, fact: &str) -> bool {
+    let dotted = format!("principal.{fact}");
+    let quoted = format!("principal[\"{fact}\"]");
+    cedar.match_indices(&dotted).any(|(i, m)| {
+        !cedar[i + m.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    }) || cedar.contains(&quoted)
+}
+
+fn add(set: &mut PolicySet, p: &Policy) -> Result<(), String> {
+    set.add(p.clone())
+        .map_err(|e| format!("policy `{}` cannot be added: {e}", p.id()))
+}
+
+impl Snapshot {
+    /// Indexes a compiled bundle. Does not run the validator: [`crate::Engine`] does that
+    /// when it loads a `bundle.json` it did not compile itself.
+    pub fn build(bundle: CompiledBundle) -> Result<Snapshot, LoadError> {
+        let invalid = |message: String| LoadError::Invalid { message };
+        if bundle.format != BUNDLE_FORMAT {
+            return Err(LoadError::Format {
+                found: bundle.format.clone(),
+                expected: BUNDLE_FORMAT.to_string(),
+            });
+        }
+        let ns = bundle.manifest.namespace.clone();
+        let catalog_entities = Entities::from_json_value(bundle.entities, None)
+            .map_err(|e| invalid(format!("the catalog entities do not load: {e}")))?;
+        let developer_type: EntityTypeName = format!("{ns}::Developer")
+            .parse()
+            .map_err(|e| invalid(format!("bad namespace `{ns}`: {e}")))?;
+
+        let mut actions = HashMap::new();
+        for (i, name) in bundle.catalog.actions.keys().enumerate() {
+            let uid = uid(&ns, "Action", name).map_err(invalid)?;
+            actions.insert(name.clone(), ActionInfo { index: i, uid });
+        }
+        let mut scenarios = HashMap::new();
+        for (i, (name, s)) in bundle.catalog.scenarios.iter().enumerate() {
+            let uid = uid(&ns, "Scenario", name).map_err(invalid)?;
+            scenarios.insert(
+                name.clone(),
+                ScenarioInfo {
+                    index: i,
+                    uid,
+                    term_start: s.term_start,
+                    term_end: s.term_end,
+                },
+            );
+        }
+        let mut datasets = HashMap::new();
+        for (i, (name, d)) in bundle.catalog.datasets.iter().enumerate() {
+            let mut fields = HashMap::new();
+            let mut order = Vec::new();
+            for (fname, f) in &d.fields {
+                let fuid = uid(&ns, "Field", &format!("{name}/{fname}")).map_err(invalid)?;
+                fields.insert(
+                    fname.clone(),
+                    FieldInfo {
+                        index: order.len() as u32,
+                        uid: fuid,
+                        grade: f.grade,
+                        grade_name: f.grade_name.clone(),
+                        consent_tagged: f
+                            .tags
+                            .iter()
+                            .any(|t| bundle.catalog.consent_tags.contains(t)),
+                    },
+                );
+                order.push(fname.clone());
+            }
+            datasets.insert(
+                name.clone(),
+                DatasetInfo {
+                    index: i,
+                    fields,
+                    order,
+                },
+            );
+        }
+        let mut facts = Vec::new();
+        for (name, f) in &bundle.catalog.facts {
+            let ty = FactTy::parse(&f.ty)
+                .ok_or_else(|| invalid(format!("fact `{name}` has an unknown type `{}`", f.ty)))?;
+            facts.push(FactDecl {
+                name: name.clone(),
+                ty,
+            });
+        }
+        let grades: HashMap<&str, i64> = bundle
+            .catalog
+            .grades
+            .iter()
+            .enumerate()
+            .map(|(i, (g, _))| (g.as_str(), i as i64 + 1))
+            .collect();
+
+        let n_actions = actions.len();
+        let mut request_sets = vec![PolicySet::new(); n_actions];
+        let mut field_sets: HashMap<FieldKey, PolicySet> = HashMap::new();
+        let mut scope_sets: HashMap<(usize, usize, usize), ScopeSet> = HashMap::new();
+        let mut eligibility_sets: HashMap<usize, PolicySet> = HashMap::new();
+        let mut scopes_by_scenario: HashMap<usize, Vec<usize>> = HashMap::new();
+        let mut notices = PolicySet::new();
+        let mut triggers = PolicySet::new();
+        let mut parsed = Vec::new();
+        let mut metas = Vec::new();
+        let mut by_id = HashMap::new();
+        let mut field_rules: Vec<(FieldRule, Policy)> = Vec::new();
+        let mut eligibility: Vec<(usize, Policy)> = Vec::new();
+        let mut scopes: Vec<(usize, usize, Vec<usize>, Option<Vec<String>>, Policy)> = Vec::new();
+        let (mut policy_count, mut notice_count) = (0, 0);
+
+        let action_indices = |list: &Option<Vec<String>>| -> Result<Option<Vec<usize>>, LoadError> {
+            match list {
+                None => Ok(None),
+                Some(names) => names
+                    .iter()
+                    .map(|a| {
+                        actions.get(a).map(|x| x.index).ok_or_else(|| {
+                            invalid(format!("a policy names an unknown action `{a}`"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some),
+            }
+        };
+
+        let mut fact_readers: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut memo_ok = true;
+        for (index, p) in bundle.policies.into_iter().enumerate() {
+            for f in &facts {
+                if reads(&p.cedar, &f.name) {
+                    fact_readers.entry(f.name.clone()).or_default().push(index);
+                }
+            }
+            if matches!(
+                p.kind,
+                PolicyKind::Admission
+                    | PolicyKind::Exit
+                    | PolicyKind::Suspend
+                    | PolicyKind::Forbid
+                    | PolicyKind::Notice
+            ) {
+                memo_ok &= reads_only_now(&p.cedar);
+            }
+            let policy = Policy::parse(Some(PolicyId::new(&p.id)), &p.cedar).map_err(|e| {
+                invalid(format!(
+                    "policy `{}` ({}) does not parse: {e}",
+                    p.id, p.source
+                ))
+            })?;
+            by_id.insert(p.id.clone(), index);
+            let acts = action_indices(&p.actions)?;
+            let scenario_index = |name: &Option<String>| -> Result<usize, LoadError> {
+                name.as_ref()
+                    .and_then(|s| scenarios.get(s))
+                    .map(|s| s.index)
+                    .ok_or_else(|| invalid(format!("policy `{}` names no known scenario", p.id)))
+            };
+            match p.kind {
+                PolicyKind::Notice => {
+                    notice_count += 1;
+                    add(&mut notices, &policy).map_err(invalid)?;
+                }
+                PolicyKind::Admission
+                | PolicyKind::Exit
+                | PolicyKind::Suspend
+                | PolicyKind::Forbid => {
+                    policy_count += 1;
+                    for (a, set) in request_sets.iter_mut().enumerate() {
+                        if acts.as_ref().is_none_or(|l| l.contains(&a)) {
+                            add(set, &policy).map_err(invalid)?;
+                        }
+                    }
+                    if matches!(p.kind, PolicyKind::Exit | PolicyKind::Suspend) {
+                        add(&mut triggers, &policy).map_err(invalid)?;
+                    }
+                    parsed.push(policy);
+                }
+                PolicyKind::Grade | PolicyKind::GradeConsent => {
+                    policy_count += 1;
+                    let rule = match (grades.get(p.rule.as_str()), p.kind) {
+                        (Some(g), PolicyKind::Grade) => FieldRule::Grade {
+                            grade: *g,
+                            allowed: allowed_actions(&policy).map(|names| {
+                                names
+                                    .iter()
+                                    .filter_map(|a| actions.get(a).map(|x| x.index))
+                                    .collect()
+                            }),
+                        },
+                        (Some(g), _) => FieldRule::GradeConsent {
+                            grade: *g,
+                            actions: acts,
+                        },
+                        (None, _) => FieldRule::Always,
+                    };
+                    field_rules.push((rule, policy.clone()));
+                    parsed.push(policy);
+                }
+                PolicyKind::Consent => {
+                    policy_count += 1;
+                    field_rules.push((FieldRule::Consent, policy.clone()));
+                    parsed.push(policy);
+                }
+                PolicyKind::Eligibility => {
+                    policy_count += 1;
+                    let s = scenario_index(&p.scenario)?;
+                    eligibility.push((s, policy.clone()));
+                    parsed.push(policy);
+                }
+                PolicyKind::Scope => {
+                    policy_count += 1;
+                    let s = scenario_index(&p.scenario)?;
+                    let d = p
+                        .dataset
+                        .as_ref()
+                        .and_then(|d| datasets.get(d))
+                        .map(|d| d.index)
+                        .ok_or_else(|| {
+                            invalid(format!("scope `{}` names no known dataset", p.id))
+                        })?;
+                    let acts = acts.unwrap_or_else(|| (0..n_actions).collect());
+                    scopes_by_scenario.entry(s).or_default().push(index);
+                    scopes.push((s, d, acts, p.fields.clone(), policy.clone()));
+                    parsed.push(policy);
+                }
+            }
+            metas.push(PolicyMeta {
+                reason: Reason {
+                    id: p.id,
+                    kind: p.kind.as_str().to_string(),
+                    rule: p.rule,
+                    title: p.title,
+                    article: p.article,
+                    source: p.source.to_string(),
+                    measures: p.measures,
+                },
+                dataset: p.dataset,
+                actions: p.actions,
+                fields: p.fields,
+                requires_consent: p.requires_consent,
+            });
+        }
+
+        // Field sets: one per action and kind of field that has any rule to evaluate. A
+        // rule left out cannot fire for such a field: a grade rule for an action its
+        // grade allows (`unless { action in [...] }` holds), a consent rule when the
+        // request has consent (`!context.consent` is false) or the field no consent tag.
+        let mut kinds: Vec<(i64, bool)> = datasets
+            .values()
+            .flat_map(|d| d.fields.values().map(|f| (f.grade, f.consent_tagged)))
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        for a in 0..n_actions {
+            for &(g, tagged) in &kinds {
+                for consent in [false, true] {
+                    let mut set = PolicySet::new();
+                    for (rule, policy) in &field_rules {
+                        let applies = match rule {
+                            FieldRule::Grade { grade, allowed } => {
+                                *grade == g && !allowed.as_ref().is_some_and(|l| l.contains(&a))
+                            }
+                            FieldRule::GradeConsent { grade, actions } => {
+                                *grade == g
+                                    && !consent
+                                    && actions.as_ref().is_none_or(|l| l.contains(&a))
+                            }
+                            FieldRule::Consent => tagged && !consent,
+                            FieldRule::Always => true,
+                        };
+                        if applies {
+                            add(&mut set, policy).map_err(invalid)?;
+                        }
+                    }
+                    if !set.is_empty() {
+                        field_sets.insert((a, g, tagged, consent), set);
+                    }
+                }
+            }
+        }
+        for (s, policy) in &eligibility {
+            add(eligibility_sets.entry(*s).or_default(), policy).map_err(invalid)?;
+        }
+        let dataset_fields: HashMap<usize, &HashMap<String, FieldInfo>> =
+            datasets.values().map(|d| (d.index, &d.fields)).collect();
+        for (s, d, acts, fields, policy) in &scopes {
+            let listed: Option<Vec<u32>> = fields.as_ref().map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| {
+                        dataset_fields
+                            .get(d)
+                            .and_then(|m| m.get(n))
+                            .map(|f| f.index)
+                    })
+                    .collect()
+            });
+            for a in acts {
+                let entry = scope_sets.entry((*s, *d, *a)).or_insert_with(|| ScopeSet {
+                    set: eligibility_sets.get(s).cloned().unwrap_or_default(),
+                    covers: Some(Vec::new()),
+                });
+                add(&mut entry.set, policy).map_err(invalid)?;
+                entry.covers = match (entry.covers.take(), &listed) {
+                    (Some(mut have), Some(more)) => {
+                        have.extend(more.iter().copied());
+                        have.sort_unstable();
+                        have.dedup();
+                        Some(have)
+                    }
+                    _ => None,
+                };
+            }
+        }
+
+        let first_action = actions
+            .values()
+            .min_by_key(|a| a.index)
+            .map(|a| a.uid.clone())
+            .ok_or_else(|| invalid("the bundle declares no action".to_string()))?;
+        let sweep_resource = uid(&ns, "Field", "\u{0}sweep").map_err(invalid)?;
+        let sweep_scenario = uid(&ns, "Scenario", "\u{0}sweep").map_err(invalid)?;
+
+        Ok(Snapshot {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            bundle: BundleRef {
+                name: bundle.manifest.name,
+                version: bundle.manifest.version,
+                hash: bundle.manifest.hash,
+            },
+            catalog: bundle.catalog,
+            policy_count,
+            notice_count,
+            policies: metas,
+            by_id,
+            developer_type,
+            actions,
+            scenarios,
+            datasets,
+            facts,
+            fact_readers,
+            catalog_entities,
+            request_sets,
+            field_sets,
+            scope_sets,
+            eligibility_sets,
+            scopes_by_scenario,
+            notices,
+            memo_ok,
+            triggers,
+            parsed,
+            full: OnceLock::new(),
+            sweep_action: first_action,
+            sweep_resource,
+            sweep_scenario,
+        })
+    }
+
+    /// The full decision set, built on first use.
+    pub fn full(&self) -> &FullSet {
+        self.full.get_or_init(|| {
+            let mut policies = PolicySet::new();
+            for p in &self.parsed {
+                // Ids are unique: the index above already added each once.
+                let _ = policies.add(p.clone());
+            }
+            FullSet { policies }
+        })
+    }
+
+    /// The metadata of a policy by id.
+    pub fn meta(&self, id: &str) -> Option<&PolicyMeta> {
+        self.by_id.get(id).and_then(|i| self.policies.get(*i))
+    }
+
+    /// An entity of the catalog.
+    pub fn catalog_entity(&self, uid: &EntityUid) -> Option<&Entity> {
+        self.catalog_entities.get(uid)
+    }
+}

@@ -1,0 +1,133 @@
+//! Time: a request's `at` becomes a day number in the bundle's time zone, the unit the
+//! compiler lowers every date to.
+
+use charter_compiler::sema::expr::{civil_from_days, epoch_days};
+use charter_compiler::syntax::ast::Date;
+
+/// Parses `YYYY-MM-DD` into days since 1970-01-01.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return None;
+    }
+    let year: i32 = digits(s.get(0..4)?)?;
+    let month: u32 = digits(s.get(5..7)?)?;
+    let day: u32 = digits(s.get(8..10)?)?;
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some(epoch_days(Date { year, month, day }))
+}
+
+/// Parses `at`: RFC 3339 with an offset (`2026-06-01T09:00:00+08:00`, `…Z`, fractions
+/// allowed), or a date, which means that day in the bundle's zone. Returns the day in
+/// the zone `utc_offset_minutes` east of UTC.
+pub fn parse_at(s: &str, utc_offset_minutes: i32) -> Option<i64> {
+    let s = s.trim();
+    if s.len() == 10 {
+        return parse_date(s);
+    }
+    let date = parse_date(s.get(0..10)?)?;
+    let rest = s.get(10..)?;
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let hh: i64 = digits(rest.get(0..2)?)?;
+    let mm: i64 = digits(rest.get(3..5)?)?;
+    let ss: i64 = digits(rest.get(6..8)?)?;
+    if rest.get(2..3) != Some(":") || rest.get(5..6) != Some(":") || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let mut tail = rest.get(8..)?;
+    if let Some(frac) = tail.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        tail = frac.get(n..)?;
+    }
+    let offset_secs: i64 = match tail {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match tail.get(0..1)? {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            if tail.len() != 6 || tail.get(3..4) != Some(":") {
+                return None;
+            }
+            let oh: i64 = digits(tail.get(1..3)?)?;
+            let om: i64 = digits(tail.get(4..6)?)?;
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            sign * (oh * 3600 + om * 60)
+        }
+    };
+    let utc = date * 86_400 + hh * 3600 + mm * 60 + ss - offset_secs;
+    Some(day_of(utc, utc_offset_minutes))
+}
+
+/// The day, in the zone `utc_offset_minutes` east of UTC, of a UTC instant in seconds.
+pub fn day_of(utc_secs: i64, utc_offset_minutes: i32) -> i64 {
+    (utc_secs + i64::from(utc_offset_minutes) * 60).div_euclid(86_400)
+}
+
+/// Today in the bundle's zone, by the clock.
+pub fn today(utc_offset_minutes: i32) -> i64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    day_of(secs, utc_offset_minutes)
+}
+
+/// `YYYY-MM-DD` of a day number.
+pub fn format_day(day: i64) -> String {
+    let d = civil_from_days(day);
+    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+}
+
+fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_times() {
+        let d = parse_date("2026-06-01");
+        assert_eq!(d.map(format_day).as_deref(), Some("2026-06-01"));
+        assert_eq!(parse_at("2026-06-01T09:00:00+08:00", 480), d);
+        // 23:30 UTC on May 31st is June 1st in Zhenjiang.
+        assert_eq!(parse_at("2026-05-31T23:30:00Z", 480), d);
+        assert_eq!(parse_at("2026-05-31T23:30:00.123Z", 480), d);
+        assert_eq!(parse_at("2026-06-01T00:30:00+09:00", 480), d.map(|x| x - 1));
+        assert_eq!(parse_at("2026-06-01", 480), d);
+        for bad in [
+            "",
+            "2026-13-01",
+            "2026-02-30",
+            "2026-06-01T25:00:00Z",
+            "2026-06-01T09:00:00",
+            "2026-06-01T09:00:00+0800",
+            "yesterday",
+            "２０２６-06-01",
+        ] {
+            assert_eq!(parse_at(bad, 480), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The request and decision types: the JSON the CLI reads and writes now and an HTTP
+//! server will speak later.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+/// One question from the operation platform: may `developer` do `action` on `fields` of
+/// `dataset` in `scenario` at `at`?
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// The developer's id, as the fact store and the facts know it.
+    pub developer: String,
+    /// The action, one of the bundle's actions (`privacy_compute`).
+    pub action: String,
+    /// The dataset (`tax.enterprise_tax`).
+    pub dataset: String,
+    /// The fields asked for; empty means every field of the dataset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+    /// The scenario the access is made in (`普惠金融`).
+    pub scenario: String,
+    /// When: RFC 3339 (`2026-06-01T09:00:00+08:00`) or a date (`2026-06-01`, that day in
+    /// the bundle's time zone). Defaults to the clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// The purpose stated for the access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// The data subject's authorization (Art. 20), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Consent>,
+    /// Facts carried by the request; without them the engine's fact store answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<RequestFacts>,
+}
+
+/// The data subject's authorization.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    /// Whether it was granted.
+    pub granted: bool,
+    /// The reference of the authorization record (kept with the decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// Facts a request carries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFacts {
+    /// The developer's facts, by the names the bundle declares (`agreement_expires`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub developer: Option<Map<String, Json>>,
+}
+
+/// Allow or deny.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Allowed.
+    Allow,
+    /// Denied.
+    Deny,
+}
+
+impl Effect {
+    /// `allow` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+        }
+    }
+}
+
+/// A rule behind an answer: a permit that allowed, a forbid that denied, a notice or a
+/// trigger that fired.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reason {
+    /// The policy id (`scenario/普惠金融/use/2`).
+    pub id: String,
+    /// The kind of rule (`scope`, `grade`, `exit` …).
+    pub kind: String,
+    /// The rule's name as written.
+    pub rule: String,
+    /// Its title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The article of the regulation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article: Option<String>,
+    /// Where it is written, `file:line:column`.
+    pub source: String,
+    /// The measures it demands (exit and suspend rules).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measures: Vec<String>,
+}
+
+/// Why a permit that was considered did not allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhyNotCode {
+    /// The developer is not authorized for the scenario.
+    DeveloperNotInScenario,
+    /// The scenario has no scope for the dataset.
+    NoScopeForDataset,
+    /// A scope covers the dataset but not the action.
+    ActionNotInScope,
+    /// A scope covers the dataset and action but not the field.
+    FieldOutsideScope,
+    /// The scenario's term is not in force at the request's time.
+    TermNotInForce,
+    /// The scope requires the data subject's consent and there is none.
+    ConsentRequired,
+}
+
+/// One explanation of a deny that no forbid explains.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WhyNot {
+    /// What did not match.
+    pub code: WhyNotCode,
+    /// The explanation, in Chinese.
+    pub message: String,
+    /// The scope considered, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Where that scope is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The article behind the scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article: Option<String>,
+}
+
+/// What went wrong; every error makes the decision a deny.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is not valid JSON or not a request.
+    InvalidRequest,
+    /// `at` is not a time.
+    InvalidTime,
+    /// No facts for the developer, neither in the request nor in the fact store.
+    UnknownDeveloper,
+    /// A fact the bundle declares is missing.
+    MissingFact,
+    /// A fact has the wrong type.
+    FactType,
+    /// The action is not one of the bundle's.
+    UnknownAction,
+    /// The dataset is not in the catalog.
+    UnknownDataset,
+    /// The field is not in the dataset.
+    UnknownField,
+    /// The scenario is not in the bundle.
+    UnknownScenario,
+    /// Cedar could not evaluate a policy.
+    EvaluationError,
+    /// Charter itself failed; a bug.
+    Internal,
+}
+
+/// An error named in a decision.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DecisionError {
+    /// What kind of error.
+    pub code: ErrorCode,
+    /// The message, lowercase, user input in backticks.
+    pub message: String,
+    /// The policy that failed to evaluate, for evaluation errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+}
+
+impl DecisionError {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        DecisionError {
+            code,
+            message: message.into(),
+            policy: None,
+        }
+    }
+}
+
+/// The answer for one field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDecision {
+    /// The field.
+    pub field: String,
+    /// Its grade (`L3`), when the field is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<String>,
+    /// Allow or deny.
+    pub decision: Effect,
+    /// The permits that allowed it, or the forbids that denied it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Reason>,
+    /// For a deny no forbid explains: what was considered and why it did not match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub why_not: Vec<WhyNot>,
+}
+
+/// Which bundle answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleRef {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// `sha256:<hex>` of the artifact.
+    pub hash: String,
+}
+
+/// The answer to a [`Request`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// A unique id for the decision log.
+    pub decision_id: String,
+    /// Allow only when every field is allowed and nothing went wrong.
+    pub decision: Effect,
+    /// The developer asked about.
+    pub developer: String,
+    /// The action.
+    pub action: String,
+    /// The dataset.
+    pub dataset: String,
+    /// The scenario.
+    pub scenario: String,
+    /// The day the decision was made for, in the bundle's time zone (`2026-06-01`).
+    pub day: String,
+    /// The answer per field, in the order asked.
+    pub fields: Vec<FieldDecision>,
+    /// The rules that determined the answer, over all fields, in bundle order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Reason>,
+    /// Notices that ride along; they never change the answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Reason>,
+    /// Errors; any error makes the answer a deny.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<DecisionError>,
+    /// The consent reference, kept for the record (Art. 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_reference: Option<String>,
+    /// The bundle that answered.
+    pub bundle: BundleRef,
+}
+
+impl Decision {
+    /// Whether the answer is allow.
+    pub fn is_allowed(&self) -> bool {
+        self.decision == Effect::Allow
+    }
+    /// Every why-not explanation, over all fields.
+    pub fn why_not(&self) -> impl Iterator<Item = &WhyNot> {
+        self.fields.iter().flat_map(|f| f.why_not.iter())
+    }
+}
+
+/// What the sweep found for one developer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepReport {
+    /// The developer.
+    pub developer: String,
+    /// The day swept, in the bundle's time zone.
+    pub day: String,
+    /// Exit and suspend rules that fire, with their measures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Reason>,
+    /// Notices that fire.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Reason>,
+    /// Every measure demanded, once each, in the order the triggers list them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measures: Vec<String>,
+    /// Errors: a sweep that could not evaluate says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<DecisionError>,
+    /// The bundle.
+    pub bundle: BundleRef,
+}
