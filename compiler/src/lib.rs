@@ -402,7 +402,13 @@ pub fn build_outputs(bundle: &CompiledBundle) -> Result<Vec<(&'static str, Strin
         "// {} {} — compiled by Charter from the bundle's .charter files; do not edit.\n// {}\n\n",
         bundle.manifest.name, bundle.manifest.version, bundle.manifest.hash
     );
-    let policies = format!("{header}{}", format_cedar(&bundle.decision_policies_text()));
+    // Format policy by policy: the formatter is far slower than linear on one large text,
+    // and a city's bundle has thousands of policies.
+    let mut policies = header;
+    for p in bundle.policies.iter().filter(|p| p.kind != PolicyKind::Notice) {
+        policies.push_str(format_cedar(&p.cedar).trim_end());
+        policies.push_str("\n\n");
+    }
     let schema = cedar_policy::SchemaFragment::from_json_value(bundle.schema.clone())
         .map_err(|e| format!("invalid schema: {e}"))?
         .to_cedarschema()
