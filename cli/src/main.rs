@@ -6,9 +6,12 @@
 mod annotate;
 mod check;
 mod fmt;
+mod loadgen;
 mod runtime_cmds;
+mod serve_cmd;
 mod test_cmd;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,6 +32,74 @@ pub enum Format {
     Human,
     /// One JSON document.
     Json,
+}
+
+/// `charter log` subcommands.
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Decisions by developer, dataset, scenario and time, oldest first.
+    Query {
+        /// The decision log.
+        #[arg(long)]
+        log: PathBuf,
+        /// Only this developer's decisions.
+        #[arg(long)]
+        developer: Option<String>,
+        /// Only decisions on this dataset.
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Only decisions in this scenario.
+        #[arg(long)]
+        scenario: Option<String>,
+        /// Only decisions on this action.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only `allow` or only `deny`.
+        #[arg(long)]
+        decision: Option<String>,
+        /// One decision, by id.
+        #[arg(long)]
+        id: Option<String>,
+        /// From this time on: RFC 3339, a date, or a span back from now (`7d`).
+        #[arg(long)]
+        since: Option<String>,
+        /// Before this time.
+        #[arg(long)]
+        until: Option<String>,
+        /// At most N records.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Show checkpoint records too.
+        #[arg(long)]
+        checkpoints: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Check the whole hash chain; name the first record that does not fit.
+    Verify {
+        /// The decision log.
+        #[arg(long)]
+        log: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Delete old records, keeping the chain verifiable with a checkpoint record.
+    Prune {
+        /// The decision log.
+        #[arg(long)]
+        log: PathBuf,
+        /// Delete records older than this span (`180d`).
+        #[arg(long, conflicts_with = "before")]
+        older_than: Option<String>,
+        /// Delete records made before this time (RFC 3339 or a date).
+        #[arg(long)]
+        before: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]
@@ -152,6 +223,81 @@ enum Command {
         #[arg(long)]
         diff: bool,
     },
+    /// Serve decisions over HTTP, recording each in the decision log.
+    Serve {
+        /// The bundle: a source folder, a folder holding bundle.json, or bundle.json.
+        #[arg(default_value = ".")]
+        bundle: PathBuf,
+        /// Address to listen on (default 127.0.0.1:8877; port 0 picks a free one).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// The decision log, a SQLite file (default: decisions.db beside the bundle).
+        #[arg(long, conflicts_with = "no_log")]
+        log: Option<PathBuf>,
+        /// Record nothing.
+        #[arg(long)]
+        no_log: bool,
+        /// strict: answer only after the record is committed; relaxed: answer first.
+        #[arg(long, value_enum, default_value_t = serve_cmd::LogMode::Strict)]
+        log_mode: serve_cmd::LogMode,
+        /// normal: commits survive the process being killed; full: also power loss.
+        #[arg(long, value_enum, default_value_t = serve_cmd::LogSync::Normal)]
+        log_sync: serve_cmd::LogSync,
+        /// Developer facts to start the fact store with: {"dev-001": {…}, …}.
+        #[arg(long)]
+        facts: Option<PathBuf>,
+        /// Reload the bundle when its files change (a broken edit never serves).
+        #[arg(long)]
+        watch: bool,
+        /// File holding the admin bearer token (else the CHARTER_TOKEN variable).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// Largest request body, in bytes.
+        #[arg(long, default_value_t = 1 << 20)]
+        max_body: usize,
+        /// Most requests in one batch call.
+        #[arg(long, default_value_t = 1000)]
+        max_batch: usize,
+        /// Async worker threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Query, verify and prune the decision log.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Send a bounded load to a local `charter serve` and report throughput and latency.
+    #[command(hide = true)]
+    Loadgen {
+        /// The server (loopback only).
+        #[arg(long, default_value = "127.0.0.1:8877")]
+        addr: SocketAddr,
+        /// Connections, each with one call in flight.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Stop after this many seconds (at most 300).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Stop after this many calls.
+        #[arg(long, default_value_t = 1_000_000)]
+        requests: u64,
+        /// Requests per call to /v1/decide/batch (0: single calls to /v1/decide).
+        #[arg(long, default_value_t = 0)]
+        batch: usize,
+        /// Requests to send, JSON lines (default: examples/requests without their facts).
+        #[arg(long)]
+        requests_file: Option<PathBuf>,
+        /// Write every decision id answered to this file, one a line.
+        #[arg(long)]
+        ids_out: Option<PathBuf>,
+        /// Client threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Generate a large synthetic bundle, for benchmarks.
     #[command(hide = true)]
     Synth {
@@ -230,6 +376,91 @@ fn main() -> ExitCode {
             fail_on_empty,
         }),
         Command::Fmt { paths, check, diff } => fmt::fmt(&fmt::FmtArgs { paths, check, diff }),
+        Command::Serve {
+            bundle,
+            listen,
+            log,
+            no_log,
+            log_mode,
+            log_sync,
+            facts,
+            watch,
+            token_file,
+            max_body,
+            max_batch,
+            workers,
+        } => serve_cmd::serve(serve_cmd::ServeArgs {
+            bundle,
+            listen,
+            log,
+            no_log,
+            log_mode,
+            log_sync,
+            facts,
+            watch,
+            token_file,
+            max_body,
+            max_batch,
+            workers,
+        }),
+        Command::Log { command } => match command {
+            LogCommand::Query {
+                log,
+                developer,
+                dataset,
+                scenario,
+                action,
+                decision,
+                id,
+                since,
+                until,
+                limit,
+                checkpoints,
+                format,
+            } => serve_cmd::query(&serve_cmd::QueryArgs {
+                log,
+                developer,
+                dataset,
+                scenario,
+                action,
+                decision,
+                id,
+                since,
+                until,
+                limit,
+                checkpoints,
+                format,
+            }),
+            LogCommand::Verify { log, format } => serve_cmd::verify(&log, format),
+            LogCommand::Prune {
+                log,
+                older_than,
+                before,
+                format,
+            } => serve_cmd::prune(&log, older_than.as_deref(), before.as_deref(), format),
+        },
+        Command::Loadgen {
+            addr,
+            connections,
+            seconds,
+            requests,
+            batch,
+            requests_file,
+            ids_out,
+            threads,
+            format,
+        } => loadgen::loadgen(&loadgen::LoadArgs {
+            addr,
+            connections,
+            seconds,
+            requests,
+            batch,
+            requests_file,
+            ids_out,
+            threads,
+            token: std::env::var("CHARTER_TOKEN").ok(),
+            format,
+        }),
         Command::Synth {
             scenarios,
             datasets,

@@ -88,7 +88,7 @@ pub fn decide(
                     Format::Json => serde_json::to_string(&d)
                         .map_err(std::io::Error::other)
                         .and_then(|s| writeln!(out, "{s}")),
-                    Format::Human => write!(out, "{}\n", human_decision(&d, &catalog)),
+                    Format::Human => writeln!(out, "{}", human_decision(&d, &catalog)),
                 };
                 if written.is_err() {
                     return 2;

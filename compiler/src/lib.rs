@@ -405,7 +405,11 @@ pub fn build_outputs(bundle: &CompiledBundle) -> Result<Vec<(&'static str, Strin
     // Format policy by policy: the formatter is far slower than linear on one large text,
     // and a city's bundle has thousands of policies.
     let mut policies = header;
-    for p in bundle.policies.iter().filter(|p| p.kind != PolicyKind::Notice) {
+    for p in bundle
+        .policies
+        .iter()
+        .filter(|p| p.kind != PolicyKind::Notice)
+    {
         policies.push_str(format_cedar(&p.cedar).trim_end());
         policies.push_str("\n\n");
     }

@@ -288,3 +288,41 @@ proptest! {
         check_formatted(&path.display().to_string(), &respaced).map_err(TestCaseError::fail)?;
     }
 }
+
+/// Fragments that make up likely and unlikely `.charter` text, suppressions included.
+fn fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("scenario 甲 \"t\" {".to_string()),
+        Just("  use tax.enterprise_tax { * } via verify requires consent".to_string()),
+        Just("}".to_string()),
+        Just("{".to_string()),
+        Just("\n".to_string()),
+        Just("  ".to_string()),
+        Just("// charter-allow(".to_string()),
+        Just("// charter-allow(CH0305): 理由\n".to_string()),
+        Just("// charter-allow(CH0305, nope,): \n".to_string()),
+        Just("/// 文档\n".to_string()),
+        Just("\"未闭合".to_string()),
+        Just("exit e { when developer.a > 0 and (developer.b or [1, 2] contains 3) }".to_string()),
+        Just("fixture \"d\" { a = 1, b = [x, y], }".to_string()),
+        Just("limits { max_term 3years }".to_string()),
+        "[ -~\u{4e00}-\u{4e10}\u{3000}]{0,12}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Formatting and checking (suppressions included) never panic, whatever the text;
+    /// what formats is a fixed point with the same tokens.
+    #[test]
+    fn arbitrary_text_never_panics(parts in proptest::collection::vec(fragment(), 0..12)) {
+        let text: String = parts.concat();
+        if let Ok(once) = format_source("x.charter", &text) {
+            prop_assert_eq!(format_source("x.charter", &once).ok(), Some(once.clone()));
+            prop_assert_eq!(significant_tokens(&once), significant_tokens(&text));
+        }
+        let c = Compiler::from_sources(None, [("x.charter".to_string(), text)]);
+        let _ = c.diagnostics();
+    }
+}

@@ -433,13 +433,11 @@ fn dataset_store(snap: &Snapshot, r: &Resolved<'_>) -> Result<Arc<Entities>, Dec
     let mut list = Vec::with_capacity(r.dataset.order.len() + 1);
     list.push(r.developer.full.clone());
     for name in &r.dataset.order {
-        if let Some(e) = r
-            .dataset
-            .fields
-            .get(name)
-            .and_then(|f| snap.catalog_entity(&f.uid))
-        {
-            list.push(e.clone());
+        if let Some(f) = r.dataset.fields.get(name) {
+            list.push(
+                snap.field_entity(r.dataset, f)
+                    .map_err(|e| internal("build a field", e))?,
+            );
         }
     }
     let built = Arc::new(
@@ -471,9 +469,10 @@ fn request_entities(
         r.developer.stub.clone()
     });
     for (_, f) in &r.fields {
-        if let Some(e) = snap.catalog_entity(&f.uid) {
-            list.push(e.clone());
-        }
+        list.push(
+            snap.field_entity(r.dataset, f)
+                .map_err(|e| internal("build a field", e))?,
+        );
     }
     Entities::from_entities(list, None).map_err(|e| internal("build the request's entities", e))
 }
@@ -570,9 +569,7 @@ fn evaluate(
                 common
             });
             let eligibility = snap.eligibility_sets.get(&r.scenario.index);
-            let scopes = snap
-                .scope_sets
-                .get(&(r.scenario.index, r.dataset.index, r.action.index));
+            let scopes = snap.scope_sets.get(&(r.scenario.index, r.dataset.index));
             // Eligibility rules read the developer's facts; scopes only its parents.
             let entities = if r.stored {
                 dataset_store(snap, r)?
@@ -593,7 +590,7 @@ fn evaluate(
                 }
                 // A field no scope lists can only meet the eligibility rules.
                 let set: Option<&PolicySet> = match scopes {
-                    Some(sc) if sc.covers(f.index) => Some(&sc.set),
+                    Some(sc) if sc.covers(r.action.index, f.index) => Some(&sc.set),
                     _ => eligibility,
                 };
                 if let Some(set) = set.filter(|s| !s.is_empty()) {
@@ -604,7 +601,8 @@ fn evaluate(
         }
         Evaluation::FullSet | Evaluation::FullSetAllEntities => {
             let entities = if how == Evaluation::FullSetAllEntities {
-                snap.catalog_entities
+                snap.all_entities()
+                    .map_err(|e| internal("build the catalog", e))?
                     .clone()
                     .add_entities([r.developer.full.clone()], None)
                     .map_err(|e| internal("add the developer to the catalog", e))?

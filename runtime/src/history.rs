@@ -25,7 +25,11 @@ impl Pinned {
 
 impl std::fmt::Debug for Pinned {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Pinned({} {})", self.0.bundle.version, self.0.bundle.hash)
+        write!(
+            f,
+            "Pinned({} {})",
+            self.0.bundle.version, self.0.bundle.hash
+        )
     }
 }
 

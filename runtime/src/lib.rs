@@ -189,7 +189,8 @@ pub fn compile_dir(dir: &Path) -> Result<CompiledBundle, LoadError> {
     }
 }
 
-/// Reads a `bundle.json`, checks its hash and runs Cedar's validator over it.
+/// Reads a `bundle.json` and checks its hash. [`Engine::load`] also runs Cedar's
+/// validator over the policies, set by set, as it indexes them.
 pub fn read_bundle_file(path: &Path) -> Result<CompiledBundle, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
@@ -206,7 +207,7 @@ pub fn read_bundle_file(path: &Path) -> Result<CompiledBundle, LoadError> {
             expected: charter_compiler::lower::BUNDLE_FORMAT.to_string(),
         });
     }
-    let hash = bundle.compute_hash();
+    let hash = content_hash(&bundle);
     if hash != bundle.manifest.hash {
         return Err(LoadError::BadBundle {
             path: path.to_path_buf(),
@@ -216,10 +217,76 @@ pub fn read_bundle_file(path: &Path) -> Result<CompiledBundle, LoadError> {
             ),
         });
     }
-    if let Some(first) = charter_compiler::validate(&bundle).into_iter().next() {
-        return Err(LoadError::Invalid { message: first });
-    }
     Ok(bundle)
+}
+
+/// The bundle's content hash, as [`CompiledBundle::compute_hash`] computes it, but
+/// streamed into the hasher instead of serializing a copy: a large bundle is not held
+/// twice while loading.
+pub fn content_hash(bundle: &CompiledBundle) -> String {
+    use sha2::Digest;
+    use std::fmt::Write as _;
+    #[derive(serde::Serialize)]
+    struct ManifestView<'a> {
+        name: &'a str,
+        version: &'a str,
+        title: &'a Option<String>,
+        namespace: &'a str,
+        hash: &'a str,
+        compiler: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct View<'a> {
+        format: &'a str,
+        manifest: ManifestView<'a>,
+        schema: &'a serde_json::Value,
+        policies: &'a [charter_compiler::CompiledPolicy],
+        entities: &'a serde_json::Value,
+        catalog: &'a charter_compiler::lower::Catalog,
+    }
+    struct Hasher(sha2::Sha256);
+    impl std::io::Write for Hasher {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let m = &bundle.manifest;
+    let view = View {
+        format: &bundle.format,
+        manifest: ManifestView {
+            name: &m.name,
+            version: &m.version,
+            title: &m.title,
+            namespace: &m.namespace,
+            hash: "",
+            compiler: &m.compiler,
+        },
+        schema: &bundle.schema,
+        policies: &bundle.policies,
+        entities: &bundle.entities,
+        catalog: &bundle.catalog,
+    };
+    let mut h = Hasher(sha2::Sha256::new());
+    let _ = serde_json::to_writer(&mut h, &view);
+    let mut hex = String::with_capacity(71);
+    hex.push_str("sha256:");
+    for b in h.0.finalize() {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+/// Loads a source into a snapshot: a folder is compiled (and so validated by the
+/// compiler); a `bundle.json` has its hash checked and its Cedar validated.
+fn load_snapshot(source: &Source) -> Result<Snapshot, LoadError> {
+    match source {
+        Source::Dir(d) => Snapshot::build(compile_dir(d)?),
+        Source::BundleFile(f) => Snapshot::build_checked(read_bundle_file(f)?, true),
+    }
 }
 
 /// Reads whatever `path` names: a source folder, a folder holding `bundle.json`, or a
@@ -269,8 +336,7 @@ impl Engine {
     /// [`Engine::watch`].
     pub fn load(path: &Path) -> Result<Engine, LoadError> {
         let source = source_of(path);
-        let bundle = read_source(&source)?;
-        Ok(Self::with(Snapshot::build(bundle)?, Some(source)))
+        Ok(Self::with(load_snapshot(&source)?, Some(source)))
     }
 
     /// The bundle's name.
@@ -414,7 +480,7 @@ impl Engine {
 
     /// Swaps in a bundle built elsewhere.
     pub fn swap(&self, bundle: CompiledBundle) -> Result<ReloadEvent, LoadError> {
-        let snap = Snapshot::build(bundle)?;
+        let snap = Snapshot::build_checked(bundle, true)?;
         Ok(self.inner.install(snap))
     }
 
@@ -445,12 +511,14 @@ impl Inner {
                 version: snap.bundle.version.clone(),
                 hash: snap.bundle.hash.clone(),
             };
-            self.current.store(Arc::new(snap));
+            // The status first, then the bundle: whoever sees the new bundle serving also
+            // sees the reload recorded.
             if let Ok(mut c) = self.counters.lock() {
                 c.loaded_at = now_secs();
                 c.reloads += 1;
                 c.last_error = None;
             }
+            self.current.store(Arc::new(snap));
             tracing::info!(?event, "charter: bundle reloaded");
             event
         };
@@ -466,7 +534,7 @@ impl Inner {
         };
         // One reload at a time; decisions never wait on this.
         let _guard = self.reloading.lock();
-        match read_source(source).and_then(Snapshot::build) {
+        match load_snapshot(source) {
             Ok(snap) => self.install(snap),
             Err(e) => {
                 let error = e.to_string();

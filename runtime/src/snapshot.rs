@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 
 use cedar_policy::{
     Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
+    RestrictedExpression,
 };
 use charter_compiler::lower::{Catalog, BUNDLE_FORMAT};
 use charter_compiler::{CompiledBundle, PolicyKind};
@@ -113,14 +114,22 @@ enum FieldRule {
 
 pub(crate) struct DatasetInfo {
     pub index: usize,
+    pub name: String,
     pub fields: HashMap<String, FieldInfo>,
     /// Field names in declaration order, for requests that name no field.
     pub order: Vec<String>,
 }
 
-/// The scopes of a (scenario, dataset, action) with the scenario's eligibility rules.
+/// A scope while indexing: scenario, dataset, actions, fields, policy.
+type ScopeEntry = (usize, usize, Vec<usize>, Option<Vec<String>>, Policy);
+
+/// The scopes of a (scenario, dataset) with the scenario's eligibility rules. One set
+/// per pair rather than per action keeps memory low; a scope for another action fails
+/// at its `action in [...]` head.
 pub(crate) struct ScopeSet {
     pub set: PolicySet,
+    /// The actions some scope grants.
+    pub actions: Vec<usize>,
     /// The fields some scope covers, by index in the dataset; `None` when a scope
     /// covers the whole dataset. A scope cannot permit a field it does not list
     /// (`resource in [...]`), so for such a field only the eligibility rules matter.
@@ -128,10 +137,13 @@ pub(crate) struct ScopeSet {
 }
 
 impl ScopeSet {
-    pub fn covers(&self, field: u32) -> bool {
-        self.covers
-            .as_ref()
-            .is_none_or(|v| v.binary_search(&field).is_ok())
+    /// Whether some scope may permit `action` on `field`.
+    pub fn covers(&self, action: usize, field: u32) -> bool {
+        self.actions.contains(&action)
+            && self
+                .covers
+                .as_ref()
+                .is_none_or(|v| v.binary_search(&field).is_ok())
     }
 }
 
@@ -157,16 +169,18 @@ pub(crate) struct Snapshot {
     pub facts: Vec<FactDecl>,
     /// For each fact, the policies that read it, to name them when the fact is missing.
     pub fact_readers: HashMap<String, Vec<usize>>,
-    /// The catalog's entities (scenarios, datasets, fields), built once.
-    pub catalog_entities: Entities,
+    /// Every entity of the catalog, built on first use (comparisons and tests only).
+    all_entities: OnceLock<Result<Entities, String>>,
+    /// The namespace, for entity types.
+    ns: String,
     /// Per action: the developer-level forbids (admission, exit, suspend, and `forbid`
     /// rules naming the action). They read only the developer and the context.
     pub request_sets: Vec<PolicySet>,
     /// Per [`FieldKey`]: the grade and consent rules that can fire for such a field;
     /// absent when none can.
     pub field_sets: HashMap<FieldKey, PolicySet>,
-    /// Per (scenario, dataset, action): the scopes and the scenario's eligibility rules.
-    pub scope_sets: HashMap<(usize, usize, usize), ScopeSet>,
+    /// Per (scenario, dataset): the scopes and the scenario's eligibility rules.
+    pub scope_sets: HashMap<(usize, usize), ScopeSet>,
     /// Per scenario: its eligibility rules, for requests no scope matches.
     pub eligibility_sets: HashMap<usize, PolicySet>,
     /// Scope policies by scenario, for explaining a deny.
@@ -177,8 +191,6 @@ pub(crate) struct Snapshot {
     pub memo_ok: bool,
     /// Exit and suspend rules, for the sweep.
     pub triggers: PolicySet,
-    /// Every decision policy, parsed, in bundle order (for the full set).
-    parsed: Vec<Policy>,
     full: OnceLock<FullSet>,
     /// Placeholders for the sweep, which has no request.
     pub sweep_action: EntityUid,
@@ -191,6 +203,18 @@ fn uid(ns: &str, ty: &str, id: &str) -> Result<EntityUid, String> {
         .parse()
         .map_err(|e| format!("bad entity type `{ns}::{ty}`: {e}"))?;
     Ok(EntityUid::from_type_name_and_id(name, EntityId::new(id)))
+}
+
+/// The policy text without its leading annotation lines (`@id(…)`, `@title(…)` …).
+fn strip_annotations(cedar: &str) -> &str {
+    let mut rest = cedar;
+    while rest.starts_with('@') {
+        match rest.find('\n') {
+            Some(i) => rest = &rest[i + 1..],
+            None => return cedar,
+        }
+    }
+    rest
 }
 
 /// The actions a grade rule allows, read from its `unless { action in [...] }`.
@@ -249,7 +273,23 @@ impl Snapshot {
     /// Indexes a compiled bundle. Does not run the validator: [`crate::Engine`] does that
     /// when it loads a `bundle.json` it did not compile itself.
     pub fn build(bundle: CompiledBundle) -> Result<Snapshot, LoadError> {
+        Self::build_checked(bundle, false)
+    }
+
+    /// Indexes a bundle and, with `validate`, runs Cedar's strict validator over every
+    /// set the engine will evaluate and checks the catalog's entities against the
+    /// schema. Validating the small sets one by one keeps the memory of loading a large
+    /// bundle low, where validating the whole set at once would hold a second copy.
+    pub fn build_checked(bundle: CompiledBundle, validate: bool) -> Result<Snapshot, LoadError> {
         let invalid = |message: String| LoadError::Invalid { message };
+        let schema = if validate {
+            Some(
+                cedar_policy::Schema::from_json_value(bundle.schema.clone())
+                    .map_err(|e| invalid(format!("the schema is invalid: {e}")))?,
+            )
+        } else {
+            None
+        };
         if bundle.format != BUNDLE_FORMAT {
             return Err(LoadError::Format {
                 found: bundle.format.clone(),
@@ -257,8 +297,10 @@ impl Snapshot {
             });
         }
         let ns = bundle.manifest.namespace.clone();
-        let catalog_entities = Entities::from_json_value(bundle.entities, None)
-            .map_err(|e| invalid(format!("the catalog entities do not load: {e}")))?;
+        // The catalog's entities are built from the catalog when a request needs them
+        // (and cached per stored developer): holding all of them costs more memory
+        // than the policies. `bundle.entities` says the same as the catalog.
+        drop(bundle.entities);
         let developer_type: EntityTypeName = format!("{ns}::Developer")
             .parse()
             .map_err(|e| invalid(format!("bad namespace `{ns}`: {e}")))?;
@@ -306,6 +348,7 @@ impl Snapshot {
                 name.clone(),
                 DatasetInfo {
                     index: i,
+                    name: name.clone(),
                     fields,
                     order,
                 },
@@ -331,17 +374,16 @@ impl Snapshot {
         let n_actions = actions.len();
         let mut request_sets = vec![PolicySet::new(); n_actions];
         let mut field_sets: HashMap<FieldKey, PolicySet> = HashMap::new();
-        let mut scope_sets: HashMap<(usize, usize, usize), ScopeSet> = HashMap::new();
+        let mut scope_sets: HashMap<(usize, usize), ScopeSet> = HashMap::new();
         let mut eligibility_sets: HashMap<usize, PolicySet> = HashMap::new();
         let mut scopes_by_scenario: HashMap<usize, Vec<usize>> = HashMap::new();
         let mut notices = PolicySet::new();
         let mut triggers = PolicySet::new();
-        let mut parsed = Vec::new();
         let mut metas = Vec::new();
         let mut by_id = HashMap::new();
         let mut field_rules: Vec<(FieldRule, Policy)> = Vec::new();
         let mut eligibility: Vec<(usize, Policy)> = Vec::new();
-        let mut scopes: Vec<(usize, usize, Vec<usize>, Option<Vec<String>>, Policy)> = Vec::new();
+        let mut scopes: Vec<ScopeEntry> = Vec::new();
         let (mut policy_count, mut notice_count) = (0, 0);
 
         let action_indices = |list: &Option<Vec<String>>| -> Result<Option<Vec<usize>>, LoadError> {
@@ -377,12 +419,15 @@ impl Snapshot {
             ) {
                 memo_ok &= reads_only_now(&p.cedar);
             }
-            let policy = Policy::parse(Some(PolicyId::new(&p.id)), &p.cedar).map_err(|e| {
-                invalid(format!(
-                    "policy `{}` ({}) does not parse: {e}",
-                    p.id, p.source
-                ))
-            })?;
+            // The annotations repeat what `PolicyMeta` keeps; parsing without them saves
+            // memory per policy (ids come from `PolicyId`, not `@id`).
+            let policy = Policy::parse(Some(PolicyId::new(&p.id)), strip_annotations(&p.cedar))
+                .map_err(|e| {
+                    invalid(format!(
+                        "policy `{}` ({}) does not parse: {e}",
+                        p.id, p.source
+                    ))
+                })?;
             by_id.insert(p.id.clone(), index);
             let acts = action_indices(&p.actions)?;
             let scenario_index = |name: &Option<String>| -> Result<usize, LoadError> {
@@ -409,7 +454,6 @@ impl Snapshot {
                     if matches!(p.kind, PolicyKind::Exit | PolicyKind::Suspend) {
                         add(&mut triggers, &policy).map_err(invalid)?;
                     }
-                    parsed.push(policy);
                 }
                 PolicyKind::Grade | PolicyKind::GradeConsent => {
                     policy_count += 1;
@@ -430,18 +474,15 @@ impl Snapshot {
                         (None, _) => FieldRule::Always,
                     };
                     field_rules.push((rule, policy.clone()));
-                    parsed.push(policy);
                 }
                 PolicyKind::Consent => {
                     policy_count += 1;
                     field_rules.push((FieldRule::Consent, policy.clone()));
-                    parsed.push(policy);
                 }
                 PolicyKind::Eligibility => {
                     policy_count += 1;
                     let s = scenario_index(&p.scenario)?;
                     eligibility.push((s, policy.clone()));
-                    parsed.push(policy);
                 }
                 PolicyKind::Scope => {
                     policy_count += 1;
@@ -457,7 +498,6 @@ impl Snapshot {
                     let acts = acts.unwrap_or_else(|| (0..n_actions).collect());
                     scopes_by_scenario.entry(s).or_default().push(index);
                     scopes.push((s, d, acts, p.fields.clone(), policy.clone()));
-                    parsed.push(policy);
                 }
             }
             metas.push(PolicyMeta {
@@ -531,24 +571,45 @@ impl Snapshot {
                     })
                     .collect()
             });
-            for a in acts {
-                let entry = scope_sets.entry((*s, *d, *a)).or_insert_with(|| ScopeSet {
-                    set: eligibility_sets.get(s).cloned().unwrap_or_default(),
-                    covers: Some(Vec::new()),
-                });
-                add(&mut entry.set, policy).map_err(invalid)?;
-                entry.covers = match (entry.covers.take(), &listed) {
-                    (Some(mut have), Some(more)) => {
-                        have.extend(more.iter().copied());
-                        have.sort_unstable();
-                        have.dedup();
-                        Some(have)
-                    }
-                    _ => None,
-                };
-            }
+            let entry = scope_sets.entry((*s, *d)).or_insert_with(|| ScopeSet {
+                set: eligibility_sets.get(s).cloned().unwrap_or_default(),
+                actions: Vec::new(),
+                covers: Some(Vec::new()),
+            });
+            add(&mut entry.set, policy).map_err(invalid)?;
+            entry.actions.extend(acts.iter().copied());
+            entry.actions.sort_unstable();
+            entry.actions.dedup();
+            entry.covers = match (entry.covers.take(), &listed) {
+                (Some(mut have), Some(more)) => {
+                    have.extend(more.iter().copied());
+                    have.sort_unstable();
+                    have.dedup();
+                    Some(have)
+                }
+                _ => None,
+            };
         }
 
+        if let Some(schema) = schema {
+            let validator = cedar_policy::Validator::new(schema);
+            let sets = request_sets
+                .iter()
+                .chain(field_sets.values())
+                .chain(scope_sets.values().map(|s| &s.set))
+                .chain(eligibility_sets.values())
+                .chain([&notices]);
+            for set in sets {
+                let result = validator.validate(set, cedar_policy::ValidationMode::Strict);
+                let first = result
+                    .validation_errors()
+                    .next()
+                    .map(|e| format!("policy `{}` fails Cedar validation: {e}", e.policy_id()));
+                if let Some(message) = first {
+                    return Err(invalid(message));
+                }
+            }
+        }
         let first_action = actions
             .values()
             .min_by_key(|a| a.index)
@@ -575,7 +636,8 @@ impl Snapshot {
             datasets,
             facts,
             fact_readers,
-            catalog_entities,
+            all_entities: OnceLock::new(),
+            ns: ns.clone(),
             request_sets,
             field_sets,
             scope_sets,
@@ -584,7 +646,6 @@ impl Snapshot {
             notices,
             memo_ok,
             triggers,
-            parsed,
             full: OnceLock::new(),
             sweep_action: first_action,
             sweep_resource,
@@ -592,12 +653,32 @@ impl Snapshot {
         })
     }
 
-    /// The full decision set, built on first use.
+    /// The full decision set, built on first use from the policies of the slices
+    /// (every decision policy is in at least one), in bundle order.
     pub fn full(&self) -> &FullSet {
         self.full.get_or_init(|| {
+            let mut all: Vec<(usize, &Policy)> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            let sets = self
+                .request_sets
+                .iter()
+                .chain(self.field_sets.values())
+                .chain(self.scope_sets.values().map(|s| &s.set))
+                .chain(self.eligibility_sets.values());
+            for set in sets {
+                for p in set.policies() {
+                    let id = p.id().to_string();
+                    if let Some(i) = self.by_id.get(&id) {
+                        if seen.insert(*i) {
+                            all.push((*i, p));
+                        }
+                    }
+                }
+            }
+            all.sort_by_key(|(i, _)| *i);
             let mut policies = PolicySet::new();
-            for p in &self.parsed {
-                // Ids are unique: the index above already added each once.
+            for (_, p) in all {
+                // Ids are unique, so adding cannot fail.
                 let _ = policies.add(p.clone());
             }
             FullSet { policies }
@@ -609,8 +690,95 @@ impl Snapshot {
         self.by_id.get(id).and_then(|i| self.policies.get(*i))
     }
 
-    /// An entity of the catalog.
-    pub fn catalog_entity(&self, uid: &EntityUid) -> Option<&Entity> {
-        self.catalog_entities.get(uid)
+    /// The entity of a field: its title, grade and tags, its dataset as parent, as the
+    /// compiler writes it in `entities.json`.
+    pub fn field_entity(&self, d: &DatasetInfo, f: &FieldInfo) -> Result<Entity, String> {
+        let (name, field) = self
+            .catalog
+            .datasets
+            .get(&d.name)
+            .and_then(|c| c.fields.get(f.index as usize))
+            .ok_or_else(|| format!("field {} is not in the catalog", f.uid))?;
+        let attrs = [
+            (
+                "title".to_string(),
+                RestrictedExpression::new_string(
+                    field.title.clone().unwrap_or_else(|| name.clone()),
+                ),
+            ),
+            (
+                "grade".to_string(),
+                RestrictedExpression::new_long(field.grade),
+            ),
+            (
+                "tags".to_string(),
+                RestrictedExpression::new_set(
+                    field
+                        .tags
+                        .iter()
+                        .map(|t| RestrictedExpression::new_string(t.clone())),
+                ),
+            ),
+        ];
+        let parent = uid(&self.ns, "Dataset", &d.name)?;
+        Entity::new(
+            f.uid.clone(),
+            attrs.into_iter().collect(),
+            [parent].into_iter().collect(),
+        )
+        .map_err(|e| format!("cannot build field {}: {e}", f.uid))
+    }
+
+    /// Every entity of the catalog: scenarios, datasets and fields.
+    pub fn all_entities(&self) -> Result<&Entities, String> {
+        self.all_entities
+            .get_or_init(|| {
+                let s = |v: &Option<String>, dflt: &str| {
+                    RestrictedExpression::new_string(v.clone().unwrap_or_else(|| dflt.to_string()))
+                };
+                let mut list = Vec::new();
+                for (name, sc) in &self.catalog.scenarios {
+                    let attrs = [
+                        ("title".to_string(), s(&sc.title, name)),
+                        ("domain".to_string(), s(&sc.domain, "")),
+                    ];
+                    let e = Entity::new(
+                        uid(&self.ns, "Scenario", name)?,
+                        attrs.into_iter().collect(),
+                        Default::default(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    list.push(e);
+                }
+                let mut datasets: Vec<&DatasetInfo> = self.datasets.values().collect();
+                datasets.sort_by_key(|d| d.index);
+                for d in datasets {
+                    let c = self
+                        .catalog
+                        .datasets
+                        .get(&d.name)
+                        .ok_or("dataset missing")?;
+                    let attrs = [
+                        ("title".to_string(), s(&c.title, &d.name)),
+                        ("source".to_string(), s(&c.source, "")),
+                        ("domain".to_string(), s(&c.domain, "")),
+                    ];
+                    let e = Entity::new(
+                        uid(&self.ns, "Dataset", &d.name)?,
+                        attrs.into_iter().collect(),
+                        Default::default(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    list.push(e);
+                    for name in &d.order {
+                        if let Some(f) = d.fields.get(name) {
+                            list.push(self.field_entity(d, f)?);
+                        }
+                    }
+                }
+                Entities::from_entities(list, None).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }

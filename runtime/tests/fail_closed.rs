@@ -278,6 +278,31 @@ fn a_tampered_bundle_json_does_not_load() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("hash"), "{err}");
+    // A policy that does not type-check, with the hash recomputed: the validator refuses.
+    let mut bad = bundle.clone();
+    assert_eq!(charter_runtime::content_hash(&bad), bad.compute_hash());
+    let admission = bad
+        .policies
+        .iter_mut()
+        .find(|p| p.id == "admission/1")
+        .unwrap();
+    admission.cedar = admission.cedar.replace(
+        "principal.compliance_pledged",
+        "principal.compliance_pledged + 1",
+    );
+    bad.manifest.hash = bad.compute_hash();
+    std::fs::write(
+        dir.join("bundle.json"),
+        serde_json::to_string(&bad).unwrap(),
+    )
+    .unwrap();
+    let err = Engine::load(&dir.join("bundle.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("validation") && err.contains("admission/1"),
+        "{err}"
+    );
     std::fs::write(dir.join("bundle.json"), "{").unwrap();
     assert!(Engine::load(&dir.join("bundle.json")).is_err());
     std::fs::remove_dir_all(&dir).ok();

@@ -63,7 +63,7 @@ fn request(b: &CompiledBundle, r: &[u64]) -> Request {
     let actions: Vec<&String> = b.catalog.actions.keys().collect();
     let scopes: Vec<_> = b.policies.iter().filter(|p| p.dataset.is_some()).collect();
     // Half the time, start from a scope so that allows are common.
-    let (scenario, dataset, action, scope_fields) = if r[0] % 2 == 0 {
+    let (scenario, dataset, action, scope_fields) = if r[0].is_multiple_of(2) {
         let s = pick(&scopes, r[1]);
         let a = pick(s.actions.as_ref().unwrap(), r[2]);
         (
@@ -82,7 +82,7 @@ fn request(b: &CompiledBundle, r: &[u64]) -> Request {
     };
     let ds = &b.catalog.datasets[&dataset];
     let names: Vec<String> = match scope_fields {
-        Some(fs) if r[4] % 4 != 0 => fs,
+        Some(fs) if !r[4].is_multiple_of(4) => fs,
         _ => ds.fields.iter().map(|(n, _)| n.clone()).collect(),
     };
     let n_fields = 1 + (r[4] % 3) as usize;
@@ -93,7 +93,7 @@ fn request(b: &CompiledBundle, r: &[u64]) -> Request {
     let day =
         term.term_start - 30 + (r[6] % ((term.term_end - term.term_start + 60) as u64)) as i64;
     let mut dev_scen: Vec<&str> = vec![pick(&scenarios, r[7]).as_str()];
-    if r[8] % 4 != 0 {
+    if !r[8].is_multiple_of(4) {
         dev_scen.push(scenario.as_str());
     }
     let mut facts = good_facts(&b.catalog, &dev_scen, "2099-12-31");
@@ -105,7 +105,7 @@ fn request(b: &CompiledBundle, r: &[u64]) -> Request {
         }
         let ty = b.catalog.facts[k].ty.as_str();
         let v = match ty {
-            "bool" => json!(roll % 2 == 0),
+            "bool" => json!(roll.is_multiple_of(2)),
             "int" => json!(pick(&[0, 1, 2, 59, 60, 61, 85], roll)),
             "date" => json!(format_day(day - 120 + (roll as i64) * 3)),
             _ => continue,
@@ -121,7 +121,7 @@ fn request(b: &CompiledBundle, r: &[u64]) -> Request {
         at: Some(format!("{}T12:00:00+08:00", format_day(day))),
         purpose: Some("性质测试".into()),
         consent: Some(Consent {
-            granted: r[12] % 3 != 0,
+            granted: !r[12].is_multiple_of(3),
             reference: None,
         }),
         facts: Some(RequestFacts {
