@@ -171,6 +171,7 @@ fn sigkill_under_load_loses_no_answered_decision() {
         answered.len(),
         logged.len()
     );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -222,6 +223,7 @@ fn a_tampered_record_fails_verify_naming_it() {
     let v: Json = serde_json::from_str(&out).unwrap();
     assert_eq!(v["broken"]["seq"], seq);
     assert_eq!(v["broken"]["id"], id);
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -341,6 +343,7 @@ fn log_query_and_prune() {
         .args(["log", "verify", "--log"])
         .arg(dir.join("none.db")));
     assert_eq!(code, 2, "{err}");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -377,4 +380,5 @@ fn serve_refuses_to_start_on_bad_input() {
         run(charter().args(["loadgen", "--addr", "10.0.0.1:80", "--requests", "1"]));
     assert_eq!(code, 2);
     assert!(err.contains("loopback"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
 }

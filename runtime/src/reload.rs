@@ -41,6 +41,49 @@ fn relevant(source: &Source, path: &Path) -> bool {
     }
 }
 
+/// Path, modification time and length of every file that makes up the bundle.
+fn fingerprint(source: &Source) -> Vec<(PathBuf, Option<std::time::SystemTime>, u64)> {
+    fn walk(
+        source: &Source,
+        dir: &Path,
+        out: &mut Vec<(PathBuf, Option<std::time::SystemTime>, u64)>,
+    ) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                if relevant_dir(&p) {
+                    walk(source, &p, out);
+                }
+            } else if relevant(source, &p) {
+                out.push((p, meta.modified().ok(), meta.len()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    match source {
+        Source::Dir(d) => walk(source, d, &mut out),
+        Source::BundleFile(f) => {
+            if let Ok(meta) = std::fs::metadata(f) {
+                out.push((f.clone(), meta.modified().ok(), meta.len()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn relevant_dir(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    name != "target" && !name.starts_with('.')
+}
+
 pub(crate) fn watch(inner: Weak<Inner>, source: Source) -> Result<Watcher, EngineError> {
     let (target, mode): (PathBuf, RecursiveMode) = match &source {
         Source::Dir(d) => (d.clone(), RecursiveMode::Recursive),
@@ -58,12 +101,19 @@ pub(crate) fn watch(inner: Weak<Inner>, source: Source) -> Result<Watcher, Engin
         message: e.to_string(),
     };
     let src = source.clone();
+    // inotify also reports reads, and every rebuild reads the files: without this
+    // fingerprint each reload would trigger the next one forever.
+    let mut last = fingerprint(&source);
     let mut debouncer = new_debouncer(DEBOUNCE, move |res: DebounceEventResult| {
         let Some(inner) = inner.upgrade() else { return };
         match res {
             Ok(events) => {
                 if events.iter().any(|e| relevant(&src, &e.path)) {
-                    inner.reload();
+                    let now = fingerprint(&src);
+                    if now != last {
+                        last = now;
+                        inner.reload();
+                    }
                 }
             }
             Err(e) => {

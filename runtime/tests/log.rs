@@ -117,6 +117,7 @@ fn group_commit_writes_a_chain_that_verifies() {
     .unwrap();
     assert_eq!(got.len(), 1);
     assert!(got[0].request.contains("SQ-7"));
+    std::fs::remove_dir_all(path.parent().unwrap()).ok();
 }
 
 #[test]
@@ -187,6 +188,7 @@ fn every_kind_of_tampering_is_found_and_named() {
     let (seq, reason) = case("head", "DELETE FROM records WHERE seq <= 5");
     assert_eq!(seq, 5);
     assert!(reason.contains("no checkpoint"), "{reason}");
+    std::fs::remove_dir_all(clean.parent().unwrap()).ok();
 }
 
 #[test]
@@ -234,6 +236,7 @@ fn pruning_keeps_the_chain_verifiable() {
         .unwrap();
     let e = log::prune(&bad, t0 + 10).unwrap_err();
     assert!(e.to_string().contains("does not verify"), "{e}");
+    std::fs::remove_dir_all(path.parent().unwrap()).ok();
 }
 
 /// A prune while a writer keeps committing: neither loses a record, the chain verifies.
@@ -261,6 +264,7 @@ fn prune_while_writing() {
     assert!(v.ok(), "{v:?}");
     assert_eq!(v.decisions, 1500);
     assert_eq!(v.checkpoints, 1);
+    std::fs::remove_dir_all(path.parent().unwrap()).ok();
 }
 
 #[test]
@@ -273,4 +277,5 @@ fn a_file_that_is_not_a_log_is_refused() {
     let e = DecisionLog::open(LogConfig::new(&path)).unwrap_err();
     assert!(e.to_string().contains("not a Charter decision log"), "{e}");
     assert!(log::verify(&path.with_file_name("missing.db")).is_err());
+    std::fs::remove_dir_all(path.parent().unwrap()).ok();
 }

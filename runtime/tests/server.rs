@@ -287,6 +287,9 @@ fn status_health_metrics_and_openapi() {
         12,
         "a path is described that the server lacks"
     );
+    drop(c);
+    server.stop();
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Every malformed request is a 4xx naming what is wrong, never a 500 and never an allow.
@@ -687,6 +690,7 @@ fn reload_and_rollback() {
     let sourceless = start(Engine::from_bundle(bundle).unwrap(), config());
     let r = sourceless.conn().send("POST", "/v1/admin/reload", &a, "");
     assert_eq!((r.status, r.code()), (409, "no_source".into()));
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Strict: every decision answered is in the log, with its request (consent reference and
@@ -781,6 +785,7 @@ fn strict_log_records_every_answer_and_denies_when_it_cannot() {
     let v = log::verify(&path).unwrap();
     assert!(v.ok(), "{v:?}");
     assert_eq!(v.decisions as usize, answers.len() + 1);
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Relaxed: answers do not wait for the log; records still arrive, and a failing log is
@@ -835,6 +840,7 @@ fn relaxed_log_answers_first() {
     let v = log::verify(&path).unwrap();
     assert!(v.ok(), "{v:?}");
     assert_eq!(v.decisions, 25);
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// A policy file rewritten broken and then fixed while clients keep deciding over HTTP:
@@ -962,4 +968,5 @@ fn reload_under_load_over_http() {
     })
     .unwrap();
     assert_eq!(hashes, [original, fixed].into_iter().collect());
+    std::fs::remove_dir_all(&dir).ok();
 }
