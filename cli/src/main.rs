@@ -188,6 +188,9 @@ enum Command {
         /// Seed of the request mix.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Per-scenario policy sets the engine keeps parsed (a miss parses one).
+        #[arg(long, default_value_t = charter_runtime::DEFAULT_SLICE_CACHE)]
+        slice_cache: usize,
     },
     /// Run the bundle's tests through the runtime engine, with rule coverage.
     Test {
@@ -258,6 +261,10 @@ enum Command {
         /// Most requests in one batch call.
         #[arg(long, default_value_t = 1000)]
         max_batch: usize,
+        /// Per-scenario policy sets kept parsed; a decision whose set is not held parses
+        /// it (tens of µs). Lower saves memory on bundles with many scenarios.
+        #[arg(long, default_value_t = charter_runtime::DEFAULT_SLICE_CACHE)]
+        slice_cache: usize,
         /// Async worker threads (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
@@ -350,6 +357,7 @@ fn main() -> ExitCode {
             compare,
             seconds,
             seed,
+            slice_cache,
         } => runtime_cmds::bench(runtime_cmds::BenchArgs {
             synthetic,
             bundle,
@@ -359,6 +367,7 @@ fn main() -> ExitCode {
             compare,
             seconds,
             seed,
+            slice_cache,
         }),
         Command::Test {
             dir,
@@ -388,6 +397,7 @@ fn main() -> ExitCode {
             token_file,
             max_body,
             max_batch,
+            slice_cache,
             workers,
         } => serve_cmd::serve(serve_cmd::ServeArgs {
             bundle,
@@ -401,6 +411,7 @@ fn main() -> ExitCode {
             token_file,
             max_body,
             max_batch,
+            slice_cache,
             workers,
         }),
         Command::Log { command } => match command {

@@ -154,6 +154,8 @@ pub struct BenchArgs {
     pub seconds: f64,
     /// Seed.
     pub seed: u64,
+    /// Per-scenario sets kept parsed.
+    pub slice_cache: usize,
 }
 
 fn read_requests(path: &Path) -> Result<Vec<Request>, String> {
@@ -215,6 +217,7 @@ pub fn bench(args: BenchArgs) -> u8 {
     let opts = BenchOptions {
         compare: args.compare,
         engine_time: Duration::from_secs_f64(args.seconds.max(0.1)),
+        slice_cache: args.slice_cache,
         ..Default::default()
     };
     let stdout = std::io::stdout();

@@ -58,6 +58,7 @@ pub struct ServeArgs {
     pub token_file: Option<PathBuf>,
     pub max_body: usize,
     pub max_batch: usize,
+    pub slice_cache: usize,
     pub workers: Option<usize>,
 }
 
@@ -97,7 +98,10 @@ pub fn serve(args: ServeArgs) -> u8 {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
-    let engine = match Engine::load(&args.bundle) {
+    let options = charter_runtime::EngineOptions {
+        slice_cache: args.slice_cache,
+    };
+    let engine = match Engine::load_with(&args.bundle, &options) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("{:?}", miette::Report::new(e));

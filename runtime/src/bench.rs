@@ -42,6 +42,8 @@ pub struct BenchOptions {
     pub engine_time: Duration,
     /// How long each baseline may take at most.
     pub baseline_time: Duration,
+    /// How many per-scenario policy sets the engine keeps parsed.
+    pub slice_cache: usize,
 }
 
 impl Default for BenchOptions {
@@ -50,6 +52,7 @@ impl Default for BenchOptions {
             compare: false,
             engine_time: Duration::from_secs(3),
             baseline_time: Duration::from_secs(5),
+            slice_cache: crate::DEFAULT_SLICE_CACHE,
         }
     }
 }
@@ -104,6 +107,10 @@ pub struct BenchReport {
     pub rego_agree: (usize, usize),
     /// Resident memory after loading, in bytes (Linux).
     pub rss_bytes: Option<u64>,
+    /// Resident memory after the engine was timed, its slice cache warm.
+    pub rss_after_bytes: Option<u64>,
+    /// The slice cache after the engine was timed.
+    pub slice_cache: crate::SliceCacheStats,
 }
 
 impl BenchReport {
@@ -385,7 +392,13 @@ pub fn run(
     );
     let scenarios = work.bundle.catalog.scenarios.len();
     let catalog = work.bundle.catalog.clone();
-    let engine = Engine::from_bundle(work.bundle).map_err(|e| e.to_string())?;
+    let engine = Engine::from_bundle_with(
+        work.bundle,
+        &crate::EngineOptions {
+            slice_cache: opts.slice_cache,
+        },
+    )
+    .map_err(|e| e.to_string())?;
     let index_time = started.elapsed();
     let rss = rss_bytes();
     let reqs = work.requests;
@@ -432,6 +445,24 @@ pub fn run(
         ..Default::default()
     };
     line(out, "engine", &report.engine, "facts from the fact store")?;
+    report.slice_cache = engine.slice_cache();
+    report.rss_after_bytes = rss_bytes();
+    let sc = &report.slice_cache;
+    writeln!(
+        out,
+        "slices   {} of {} held (capacity {}): {} hits, {} misses, {} evictions{}",
+        sc.resident,
+        sc.slices,
+        sc.capacity,
+        sc.hits,
+        sc.misses,
+        sc.evictions,
+        report
+            .rss_after_bytes
+            .map(|b| format!("; rss {:.1} MB", b as f64 / 1_048_576.0))
+            .unwrap_or_default()
+    )
+    .map_err(io)?;
     // The same requests carrying their facts: nothing of the developer is cached.
     let inline: Vec<Request> = reqs
         .iter()

@@ -568,14 +568,21 @@ fn evaluate(
                 }
                 common
             });
-            let eligibility = snap.eligibility_sets.get(&r.scenario.index);
+            let eligibility_slot = snap.eligibility_sets.get(&r.scenario.index).copied();
             let scopes = snap.scope_sets.get(&(r.scenario.index, r.dataset.index));
             // Eligibility rules read the developer's facts; scopes only its parents.
             let entities = if r.stored {
                 dataset_store(snap, r)?
             } else {
-                Arc::new(request_entities(snap, r, eligibility.is_some())?)
+                Arc::new(request_entities(snap, r, eligibility_slot.is_some())?)
             };
+            // The per-scenario sets come from the slice cache, taken only when a field
+            // needs them.
+            let slice = |slot: u32| {
+                snap.slice(slot)
+                    .map_err(|e| internal("parse the scenario's policies", e))
+            };
+            let (mut scope_set, mut eligibility) = (None, None);
             for (i, (_, f)) in r.fields.iter().enumerate() {
                 let owned = field_request(i, f)?;
                 let req_f = owned.as_ref().unwrap_or(&first_req);
@@ -589,9 +596,20 @@ fn evaluate(
                     raw.absorb(snap, &auth.is_authorized(req_f, set, &entities));
                 }
                 // A field no scope lists can only meet the eligibility rules.
-                let set: Option<&PolicySet> = match scopes {
-                    Some(sc) if sc.covers(r.action.index, f.index) => Some(&sc.set),
-                    _ => eligibility,
+                let set: Option<&PolicySet> = match (scopes, eligibility_slot) {
+                    (Some(sc), _) if sc.covers(r.action.index, f.index) => {
+                        if scope_set.is_none() {
+                            scope_set = Some(slice(sc.slot)?);
+                        }
+                        scope_set.as_deref()
+                    }
+                    (_, Some(slot)) => {
+                        if eligibility.is_none() {
+                            eligibility = Some(slice(slot)?);
+                        }
+                        eligibility.as_deref()
+                    }
+                    (_, None) => None,
                 };
                 if let Some(set) = set.filter(|s| !s.is_empty()) {
                     raw.absorb(snap, &auth.is_authorized(req_f, set, &entities));
@@ -609,7 +627,10 @@ fn evaluate(
             } else {
                 request_entities(snap, r, true)?
             };
-            let set = &snap.full().policies;
+            let set = &snap
+                .full()
+                .map_err(|e| internal("parse the full policy set", e))?
+                .policies;
             for (i, (_, f)) in r.fields.iter().enumerate() {
                 let owned = field_request(i, f)?;
                 let req_f = owned.as_ref().unwrap_or(&first_req);

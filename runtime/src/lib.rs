@@ -38,6 +38,7 @@ pub mod rego;
 mod reload;
 #[cfg(feature = "server")]
 pub mod server;
+mod slices;
 mod snapshot;
 mod sweep;
 pub mod testing;
@@ -45,6 +46,7 @@ pub mod time;
 mod types;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -55,6 +57,7 @@ pub use decide::{decision_id, Evaluation};
 pub use error::{EngineError, LoadError};
 pub use facts::{read_facts_file, FactStore, Facts};
 pub use reload::{Watcher, DEBOUNCE};
+pub use slices::{SliceCacheStats, DEFAULT_SLICE_CACHE};
 pub use types::*;
 
 use snapshot::Snapshot;
@@ -66,6 +69,21 @@ pub enum Source {
     Dir(PathBuf),
     /// A `bundle.json` built by `charter build`.
     BundleFile(PathBuf),
+}
+
+/// How an engine holds its bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// How many per-scenario policy sets stay parsed; see [`Engine::set_slice_cache`].
+    pub slice_cache: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            slice_cache: DEFAULT_SLICE_CACHE,
+        }
+    }
 }
 
 /// What a reload did.
@@ -115,6 +133,8 @@ pub struct Status {
     pub failures: u64,
     /// The last reload's failure, cleared by the next success.
     pub last_error: Option<String>,
+    /// The per-scenario policy sets of the bundle serving, parsed on demand.
+    pub slice_cache: SliceCacheStats,
 }
 
 type Callback = Box<dyn Fn(&ReloadEvent) + Send + Sync>;
@@ -135,6 +155,8 @@ pub(crate) struct Inner {
     callbacks: Mutex<Vec<Callback>>,
     /// Serializes reloads, never decisions.
     reloading: Mutex<()>,
+    /// How many per-scenario policy sets a snapshot keeps parsed.
+    slice_cache: AtomicUsize,
 }
 
 /// The decision engine. Cheap to clone and share across threads: clones share the
@@ -282,10 +304,10 @@ pub fn content_hash(bundle: &CompiledBundle) -> String {
 
 /// Loads a source into a snapshot: a folder is compiled (and so validated by the
 /// compiler); a `bundle.json` has its hash checked and its Cedar validated.
-fn load_snapshot(source: &Source) -> Result<Snapshot, LoadError> {
+fn load_snapshot(source: &Source, slice_cache: usize) -> Result<Snapshot, LoadError> {
     match source {
-        Source::Dir(d) => Snapshot::build(compile_dir(d)?),
-        Source::BundleFile(f) => Snapshot::build_checked(read_bundle_file(f)?, true),
+        Source::Dir(d) => Snapshot::build_checked(compile_dir(d)?, false, slice_cache),
+        Source::BundleFile(f) => Snapshot::build_checked(read_bundle_file(f)?, true, slice_cache),
     }
 }
 
@@ -310,7 +332,7 @@ pub fn source_of(path: &Path) -> Source {
 }
 
 impl Engine {
-    fn with(snapshot: Snapshot, source: Option<Source>) -> Engine {
+    fn with(snapshot: Snapshot, source: Option<Source>, options: &EngineOptions) -> Engine {
         Engine {
             inner: Arc::new(Inner {
                 current: ArcSwap::from_pointee(snapshot),
@@ -322,21 +344,37 @@ impl Engine {
                 }),
                 callbacks: Mutex::new(Vec::new()),
                 reloading: Mutex::new(()),
+                slice_cache: AtomicUsize::new(options.slice_cache.max(1)),
             }),
         }
     }
 
     /// An engine over a compiled bundle (one the compiler built and validated).
     pub fn from_bundle(bundle: CompiledBundle) -> Result<Engine, LoadError> {
-        Ok(Self::with(Snapshot::build(bundle)?, None))
+        Self::from_bundle_with(bundle, &EngineOptions::default())
+    }
+
+    /// [`Engine::from_bundle`] with options.
+    pub fn from_bundle_with(
+        bundle: CompiledBundle,
+        options: &EngineOptions,
+    ) -> Result<Engine, LoadError> {
+        let snap = Snapshot::build_checked(bundle, false, options.slice_cache)?;
+        Ok(Self::with(snap, None, options))
     }
 
     /// Loads a source folder (compiling it), a folder holding `bundle.json`, or a
     /// `bundle.json` file. The engine remembers the path for [`Engine::reload`] and
     /// [`Engine::watch`].
     pub fn load(path: &Path) -> Result<Engine, LoadError> {
+        Self::load_with(path, &EngineOptions::default())
+    }
+
+    /// [`Engine::load`] with options.
+    pub fn load_with(path: &Path, options: &EngineOptions) -> Result<Engine, LoadError> {
         let source = source_of(path);
-        Ok(Self::with(load_snapshot(&source)?, Some(source)))
+        let snap = load_snapshot(&source, options.slice_cache)?;
+        Ok(Self::with(snap, Some(source), options))
     }
 
     /// The bundle's name.
@@ -362,6 +400,22 @@ impl Engine {
     /// The catalog of the bundle serving now (datasets, scenarios, facts …).
     pub fn catalog(&self) -> charter_compiler::lower::Catalog {
         self.inner.current.load().catalog.clone()
+    }
+
+    /// Sets how many per-scenario policy sets stay parsed (default
+    /// [`DEFAULT_SLICE_CACHE`]), for the bundle serving and the ones reloads bring. A
+    /// decision whose set is not held parses it (tens of microseconds); the rest of a
+    /// bundle is always held. Lower saves memory on bundles with many scenarios.
+    pub fn set_slice_cache(&self, slices: usize) {
+        self.inner
+            .slice_cache
+            .store(slices.max(1), Ordering::Relaxed);
+        self.inner.current.load().slices.set_capacity(slices);
+    }
+
+    /// The slice cache's counters for the bundle serving.
+    pub fn slice_cache(&self) -> SliceCacheStats {
+        self.inner.current.load().slices.stats()
     }
 
     /// The developer fact store.
@@ -459,6 +513,7 @@ impl Engine {
             reloads: c.1,
             failures: c.2,
             last_error: c.3,
+            slice_cache: snap.slices.stats(),
         }
     }
 
@@ -480,7 +535,7 @@ impl Engine {
 
     /// Swaps in a bundle built elsewhere.
     pub fn swap(&self, bundle: CompiledBundle) -> Result<ReloadEvent, LoadError> {
-        let snap = Snapshot::build_checked(bundle, true)?;
+        let snap = Snapshot::build_checked(bundle, true, self.inner.slice_cache())?;
         Ok(self.inner.install(snap))
     }
 
@@ -493,6 +548,10 @@ impl Engine {
 }
 
 impl Inner {
+    fn slice_cache(&self) -> usize {
+        self.slice_cache.load(Ordering::Relaxed)
+    }
+
     fn notify(&self, event: &ReloadEvent) {
         if let Ok(cbs) = self.callbacks.lock() {
             for cb in cbs.iter() {
@@ -534,7 +593,7 @@ impl Inner {
         };
         // One reload at a time; decisions never wait on this.
         let _guard = self.reloading.lock();
-        match load_snapshot(source) {
+        match load_snapshot(source, self.slice_cache()) {
             Ok(snap) => self.install(snap),
             Err(e) => {
                 let error = e.to_string();

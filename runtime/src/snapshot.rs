@@ -1,6 +1,7 @@
-//! A loaded bundle, indexed for slicing: the policies parsed once and grouped into small
-//! Cedar policy sets by what the compiler knows of each (scenario, dataset, action,
-//! grade), and the catalog's entities built once.
+//! A loaded bundle, indexed for slicing: the policies grouped into small Cedar policy
+//! sets by what the compiler knows of each (scenario, dataset, action, grade). The few
+//! developer- and field-level sets are parsed at load; the many per-scenario sets are
+//! parsed on first use and held in a bounded cache ([`crate::slices`]).
 //!
 //! INVARIANT: for every request, the policies the decision path evaluates are exactly
 //! those of the full decision set that can be satisfied or fail for it; every policy left
@@ -19,6 +20,7 @@ use charter_compiler::lower::{Catalog, BUNDLE_FORMAT};
 use charter_compiler::{CompiledBundle, PolicyKind};
 
 use crate::error::LoadError;
+use crate::slices::{PolicyText, SliceCache};
 use crate::types::{BundleRef, Reason};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -65,6 +67,15 @@ pub(crate) struct PolicyMeta {
     pub actions: Option<Vec<String>>,
     pub fields: Option<Vec<String>>,
     pub requires_consent: bool,
+    /// The Cedar text without its annotations, which `PolicyMeta` holds already: what
+    /// the slices and the full set are parsed from.
+    pub cedar: Box<str>,
+}
+
+impl PolicyText for Vec<PolicyMeta> {
+    fn policy_text(&self, index: usize) -> Option<(&str, &str)> {
+        self.get(index).map(|m| (m.reason.id.as_str(), &*m.cedar))
+    }
 }
 
 pub(crate) struct ActionInfo {
@@ -120,14 +131,15 @@ pub(crate) struct DatasetInfo {
     pub order: Vec<String>,
 }
 
-/// A scope while indexing: scenario, dataset, actions, fields, policy.
-type ScopeEntry = (usize, usize, Vec<usize>, Option<Vec<String>>, Policy);
+/// A scope while indexing: scenario, dataset, actions, fields, policy index.
+type ScopeEntry = (usize, usize, Vec<usize>, Option<Vec<String>>, usize);
 
 /// The scopes of a (scenario, dataset) with the scenario's eligibility rules. One set
 /// per pair rather than per action keeps memory low; a scope for another action fails
 /// at its `action in [...]` head.
 pub(crate) struct ScopeSet {
-    pub set: PolicySet,
+    /// The set's slot in [`Snapshot::slices`].
+    pub slot: u32,
     /// The actions some scope grants.
     pub actions: Vec<usize>,
     /// The fields some scope covers, by index in the dataset; `None` when a scope
@@ -181,8 +193,10 @@ pub(crate) struct Snapshot {
     pub field_sets: HashMap<FieldKey, PolicySet>,
     /// Per (scenario, dataset): the scopes and the scenario's eligibility rules.
     pub scope_sets: HashMap<(usize, usize), ScopeSet>,
-    /// Per scenario: its eligibility rules, for requests no scope matches.
-    pub eligibility_sets: HashMap<usize, PolicySet>,
+    /// Per scenario: the slot of its eligibility rules, for requests no scope matches.
+    pub eligibility_sets: HashMap<usize, u32>,
+    /// The per-scenario sets above, parsed on demand.
+    pub slices: SliceCache,
     /// Scope policies by scenario, for explaining a deny.
     pub scopes_by_scenario: HashMap<usize, Vec<usize>>,
     pub notices: PolicySet,
@@ -191,7 +205,7 @@ pub(crate) struct Snapshot {
     pub memo_ok: bool,
     /// Exit and suspend rules, for the sweep.
     pub triggers: PolicySet,
-    full: OnceLock<FullSet>,
+    full: OnceLock<Result<FullSet, String>>,
     /// Placeholders for the sweep, which has no request.
     pub sweep_action: EntityUid,
     pub sweep_resource: EntityUid,
@@ -264,29 +278,38 @@ fn reads(cedar: &str, fact: &str) -> bool {
     }) || cedar.contains(&quoted)
 }
 
+/// Runs Cedar's strict validator over one policy.
+fn validate_one(validator: &cedar_policy::Validator, policy: &Policy) -> Result<(), String> {
+    let mut set = PolicySet::new();
+    add(&mut set, policy)?;
+    let result = validator.validate(&set, cedar_policy::ValidationMode::Strict);
+    let first = result
+        .validation_errors()
+        .next()
+        .map(|e| format!("policy `{}` fails Cedar validation: {e}", e.policy_id()));
+    first.map_or(Ok(()), Err)
+}
+
 fn add(set: &mut PolicySet, p: &Policy) -> Result<(), String> {
     set.add(p.clone())
         .map_err(|e| format!("policy `{}` cannot be added: {e}", p.id()))
 }
 
 impl Snapshot {
-    /// Indexes a compiled bundle. Does not run the validator: [`crate::Engine`] does that
-    /// when it loads a `bundle.json` it did not compile itself.
-    pub fn build(bundle: CompiledBundle) -> Result<Snapshot, LoadError> {
-        Self::build_checked(bundle, false)
-    }
-
-    /// Indexes a bundle and, with `validate`, runs Cedar's strict validator over every
-    /// set the engine will evaluate and checks the catalog's entities against the
-    /// schema. Validating the small sets one by one keeps the memory of loading a large
-    /// bundle low, where validating the whole set at once would hold a second copy.
-    pub fn build_checked(bundle: CompiledBundle, validate: bool) -> Result<Snapshot, LoadError> {
+    /// Indexes a bundle and, with `validate` (a `bundle.json` the engine did not compile
+    /// itself), parses every policy and runs Cedar's strict validator over it. Validating policy by policy and dropping what was parsed keeps
+    /// the memory of loading a large bundle low. `slice_cache` is how many per-scenario
+    /// sets may stay parsed; a bundle with no more than that is parsed whole at load.
+    pub fn build_checked(
+        bundle: CompiledBundle,
+        validate: bool,
+        slice_cache: usize,
+    ) -> Result<Snapshot, LoadError> {
         let invalid = |message: String| LoadError::Invalid { message };
-        let schema = if validate {
-            Some(
-                cedar_policy::Schema::from_json_value(bundle.schema.clone())
-                    .map_err(|e| invalid(format!("the schema is invalid: {e}")))?,
-            )
+        let validator = if validate {
+            let schema = cedar_policy::Schema::from_json_value(bundle.schema.clone())
+                .map_err(|e| invalid(format!("the schema is invalid: {e}")))?;
+            Some(cedar_policy::Validator::new(schema))
         } else {
             None
         };
@@ -375,14 +398,15 @@ impl Snapshot {
         let mut request_sets = vec![PolicySet::new(); n_actions];
         let mut field_sets: HashMap<FieldKey, PolicySet> = HashMap::new();
         let mut scope_sets: HashMap<(usize, usize), ScopeSet> = HashMap::new();
-        let mut eligibility_sets: HashMap<usize, PolicySet> = HashMap::new();
+        let mut eligibility_sets: HashMap<usize, u32> = HashMap::new();
+        let mut slices = SliceCache::new(slice_cache);
         let mut scopes_by_scenario: HashMap<usize, Vec<usize>> = HashMap::new();
         let mut notices = PolicySet::new();
         let mut triggers = PolicySet::new();
         let mut metas = Vec::new();
         let mut by_id = HashMap::new();
         let mut field_rules: Vec<(FieldRule, Policy)> = Vec::new();
-        let mut eligibility: Vec<(usize, Policy)> = Vec::new();
+        let mut eligibility: HashMap<usize, Vec<u32>> = HashMap::new();
         let mut scopes: Vec<ScopeEntry> = Vec::new();
         let (mut policy_count, mut notice_count) = (0, 0);
 
@@ -421,13 +445,34 @@ impl Snapshot {
             }
             // The annotations repeat what `PolicyMeta` keeps; parsing without them saves
             // memory per policy (ids come from `PolicyId`, not `@id`).
-            let policy = Policy::parse(Some(PolicyId::new(&p.id)), strip_annotations(&p.cedar))
-                .map_err(|e| {
+            let text: Box<str> = strip_annotations(&p.cedar).into();
+            drop(p.cedar);
+            // Scopes and eligibility rules are parsed when a slice needs them; here only
+            // to validate a bundle the engine did not compile.
+            let lazy = matches!(p.kind, PolicyKind::Scope | PolicyKind::Eligibility);
+            let policy = if lazy && !validate {
+                None
+            } else {
+                let policy = Policy::parse(Some(PolicyId::new(&p.id)), &*text).map_err(|e| {
                     invalid(format!(
                         "policy `{}` ({}) does not parse: {e}",
                         p.id, p.source
                     ))
                 })?;
+                if let Some(v) = &validator {
+                    validate_one(v, &policy).map_err(invalid)?;
+                }
+                if lazy {
+                    None
+                } else {
+                    Some(policy)
+                }
+            };
+            let eager = || {
+                policy
+                    .clone()
+                    .ok_or_else(|| invalid(format!("policy `{}` was not parsed", p.id)))
+            };
             by_id.insert(p.id.clone(), index);
             let acts = action_indices(&p.actions)?;
             let scenario_index = |name: &Option<String>| -> Result<usize, LoadError> {
@@ -439,13 +484,14 @@ impl Snapshot {
             match p.kind {
                 PolicyKind::Notice => {
                     notice_count += 1;
-                    add(&mut notices, &policy).map_err(invalid)?;
+                    add(&mut notices, &eager()?).map_err(invalid)?;
                 }
                 PolicyKind::Admission
                 | PolicyKind::Exit
                 | PolicyKind::Suspend
                 | PolicyKind::Forbid => {
                     policy_count += 1;
+                    let policy = eager()?;
                     for (a, set) in request_sets.iter_mut().enumerate() {
                         if acts.as_ref().is_none_or(|l| l.contains(&a)) {
                             add(set, &policy).map_err(invalid)?;
@@ -457,6 +503,7 @@ impl Snapshot {
                 }
                 PolicyKind::Grade | PolicyKind::GradeConsent => {
                     policy_count += 1;
+                    let policy = eager()?;
                     let rule = match (grades.get(p.rule.as_str()), p.kind) {
                         (Some(g), PolicyKind::Grade) => FieldRule::Grade {
                             grade: *g,
@@ -473,16 +520,16 @@ impl Snapshot {
                         },
                         (None, _) => FieldRule::Always,
                     };
-                    field_rules.push((rule, policy.clone()));
+                    field_rules.push((rule, policy));
                 }
                 PolicyKind::Consent => {
                     policy_count += 1;
-                    field_rules.push((FieldRule::Consent, policy.clone()));
+                    field_rules.push((FieldRule::Consent, eager()?));
                 }
                 PolicyKind::Eligibility => {
                     policy_count += 1;
                     let s = scenario_index(&p.scenario)?;
-                    eligibility.push((s, policy.clone()));
+                    eligibility.entry(s).or_default().push(index as u32);
                 }
                 PolicyKind::Scope => {
                     policy_count += 1;
@@ -497,7 +544,7 @@ impl Snapshot {
                         })?;
                     let acts = acts.unwrap_or_else(|| (0..n_actions).collect());
                     scopes_by_scenario.entry(s).or_default().push(index);
-                    scopes.push((s, d, acts, p.fields.clone(), policy.clone()));
+                    scopes.push((s, d, acts, p.fields.clone(), index));
                 }
             }
             metas.push(PolicyMeta {
@@ -514,6 +561,7 @@ impl Snapshot {
                 actions: p.actions,
                 fields: p.fields,
                 requires_consent: p.requires_consent,
+                cedar: text,
             });
         }
 
@@ -554,11 +602,15 @@ impl Snapshot {
                 }
             }
         }
-        for (s, policy) in &eligibility {
-            add(eligibility_sets.entry(*s).or_default(), policy).map_err(invalid)?;
+        let mut scenarios_with_rules: Vec<usize> = eligibility.keys().copied().collect();
+        scenarios_with_rules.sort_unstable();
+        for s in scenarios_with_rules {
+            let members = eligibility.get(&s).cloned().unwrap_or_default();
+            eligibility_sets.insert(s, slices.add(members));
         }
         let dataset_fields: HashMap<usize, &HashMap<String, FieldInfo>> =
             datasets.values().map(|d| (d.index, &d.fields)).collect();
+        let mut members: HashMap<(usize, usize), Vec<u32>> = HashMap::new();
         for (s, d, acts, fields, policy) in &scopes {
             let listed: Option<Vec<u32>> = fields.as_ref().map(|names| {
                 names
@@ -571,12 +623,15 @@ impl Snapshot {
                     })
                     .collect()
             });
+            members
+                .entry((*s, *d))
+                .or_insert_with(|| eligibility.get(s).cloned().unwrap_or_default())
+                .push(*policy as u32);
             let entry = scope_sets.entry((*s, *d)).or_insert_with(|| ScopeSet {
-                set: eligibility_sets.get(s).cloned().unwrap_or_default(),
+                slot: 0,
                 actions: Vec::new(),
                 covers: Some(Vec::new()),
             });
-            add(&mut entry.set, policy).map_err(invalid)?;
             entry.actions.extend(acts.iter().copied());
             entry.actions.sort_unstable();
             entry.actions.dedup();
@@ -590,25 +645,19 @@ impl Snapshot {
                 _ => None,
             };
         }
-
-        if let Some(schema) = schema {
-            let validator = cedar_policy::Validator::new(schema);
-            let sets = request_sets
-                .iter()
-                .chain(field_sets.values())
-                .chain(scope_sets.values().map(|s| &s.set))
-                .chain(eligibility_sets.values())
-                .chain([&notices]);
-            for set in sets {
-                let result = validator.validate(set, cedar_policy::ValidationMode::Strict);
-                let first = result
-                    .validation_errors()
-                    .next()
-                    .map(|e| format!("policy `{}` fails Cedar validation: {e}", e.policy_id()));
-                if let Some(message) = first {
-                    return Err(invalid(message));
-                }
+        let mut pairs: Vec<((usize, usize), Vec<u32>)> = members.into_iter().collect();
+        pairs.sort_unstable_by_key(|(k, _)| *k);
+        for (key, mut list) in pairs {
+            list.sort_unstable();
+            list.dedup();
+            let slot = slices.add(list);
+            if let Some(entry) = scope_sets.get_mut(&key) {
+                entry.slot = slot;
             }
+        }
+        // A bundle that fits in the cache is parsed whole now, so no decision waits.
+        if slices.stats().slices <= slice_cache {
+            slices.warm(&metas).map_err(invalid)?;
         }
         let first_action = actions
             .values()
@@ -642,6 +691,7 @@ impl Snapshot {
             field_sets,
             scope_sets,
             eligibility_sets,
+            slices,
             scopes_by_scenario,
             notices,
             memo_ok,
@@ -653,36 +703,26 @@ impl Snapshot {
         })
     }
 
-    /// The full decision set, built on first use from the policies of the slices
-    /// (every decision policy is in at least one), in bundle order.
-    pub fn full(&self) -> &FullSet {
-        self.full.get_or_init(|| {
-            let mut all: Vec<(usize, &Policy)> = Vec::new();
-            let mut seen = std::collections::HashSet::new();
-            let sets = self
-                .request_sets
-                .iter()
-                .chain(self.field_sets.values())
-                .chain(self.scope_sets.values().map(|s| &s.set))
-                .chain(self.eligibility_sets.values());
-            for set in sets {
-                for p in set.policies() {
-                    let id = p.id().to_string();
-                    if let Some(i) = self.by_id.get(&id) {
-                        if seen.insert(*i) {
-                            all.push((*i, p));
-                        }
-                    }
+    /// The full decision set, parsed on first use from the policies' texts, in bundle
+    /// order (comparisons and tests only).
+    pub fn full(&self) -> Result<&FullSet, String> {
+        self.full
+            .get_or_init(|| {
+                let mut policies = PolicySet::new();
+                for m in self.policies.iter().filter(|m| m.reason.kind != "notice") {
+                    let p = Policy::parse(Some(PolicyId::new(&m.reason.id)), &*m.cedar)
+                        .map_err(|e| format!("policy `{}` does not parse: {e}", m.reason.id))?;
+                    add(&mut policies, &p)?;
                 }
-            }
-            all.sort_by_key(|(i, _)| *i);
-            let mut policies = PolicySet::new();
-            for (_, p) in all {
-                // Ids are unique, so adding cannot fail.
-                let _ = policies.add(p.clone());
-            }
-            FullSet { policies }
-        })
+                Ok(FullSet { policies })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The parsed set of a slot of [`Snapshot::slices`].
+    pub fn slice(&self, slot: u32) -> Result<std::sync::Arc<PolicySet>, String> {
+        self.slices.get(slot, &self.policies)
     }
 
     /// The metadata of a policy by id.

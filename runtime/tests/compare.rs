@@ -14,6 +14,7 @@ fn baselines_agree_with_the_engine() {
         compare: true,
         engine_time: Duration::from_millis(50),
         baseline_time: Duration::from_secs(1),
+        ..Default::default()
     };
     let mut out = Vec::new();
     let report = run(work, &opts, &mut out).unwrap();

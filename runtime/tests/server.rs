@@ -226,6 +226,11 @@ fn status_health_metrics_and_openapi() {
     assert_eq!(b["last_reload_error"], Json::Null);
     assert_eq!(b["log"]["durability"], "strict");
     assert_eq!(b["log"]["stats"]["written"], 4);
+    // A bundle this small is parsed whole at load: no decision had to parse a slice.
+    let sc = &b["slice_cache"];
+    assert!(sc["slices"].as_u64().unwrap() > 0, "{sc}");
+    assert_eq!(sc["resident"], sc["slices"]);
+    assert_eq!((sc["misses"].clone(), sc["capacity"].clone()), (json!(0), json!(4096)));
 
     let r = c.get("/metrics");
     assert_eq!(r.status, 200);
@@ -242,6 +247,9 @@ fn status_health_metrics_and_openapi() {
         "charter_log_queue_depth 0",
         "charter_log_records_total 4",
         "charter_http_responses_total{code=\"400\"} 1",
+        "charter_slice_cache_slices{state=\"capacity\"} 4096",
+        "charter_slice_cache_lookups_total{result=\"miss\"} 0",
+        "charter_slice_cache_evictions_total 0",
     ] {
         assert!(
             r.body.contains(needle),

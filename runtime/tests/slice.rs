@@ -36,19 +36,26 @@ fn bundle(scenarios: usize, seed: u64) -> CompiledBundle {
         .0
 }
 
+/// Two engines: the first holds every per-scenario set parsed, the second only
+/// [`TINY_CACHE`] of them, so its decisions parse and evict slices all the time.
 fn engines() -> &'static Vec<(CompiledBundle, Engine)> {
     static E: OnceLock<Vec<(CompiledBundle, Engine)>> = OnceLock::new();
     E.get_or_init(|| {
-        [(30, 3), (60, 11)]
+        [(30, 3, None), (60, 11, Some(TINY_CACHE))]
             .into_iter()
-            .map(|(n, seed)| {
+            .map(|(n, seed, cache)| {
                 let b = bundle(n, seed);
                 let e = Engine::from_bundle(b.clone()).unwrap();
+                if let Some(c) = cache {
+                    e.set_slice_cache(c);
+                }
                 (b, e)
             })
             .collect()
     })
 }
+
+const TINY_CACHE: usize = 3;
 
 fn pick<T: Clone>(v: &[T], i: u64) -> T {
     v[(i as usize) % v.len()].clone()
@@ -210,6 +217,12 @@ fn random_requests_cover_allow_and_every_deny() {
         }
     }
     println!("{allowed} allowed; {kinds:?}");
+    // The second engine decided with a cache far smaller than its slices.
+    let cache = engine.slice_cache();
+    assert!(cache.slices > 10 * TINY_CACHE, "{cache:?}");
+    assert!(cache.resident <= TINY_CACHE, "{cache:?}");
+    assert!(cache.evictions > 100 && cache.hits > 0, "{cache:?}");
+    assert_eq!(engines()[0].1.slice_cache().evictions, 0);
     assert!(allowed > 30, "{allowed}");
     for k in [
         "scope",

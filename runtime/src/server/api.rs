@@ -460,6 +460,7 @@ async fn bundle(State(s): St) -> Response {
             "scenarios": st.scenarios,
             "datasets": st.datasets,
             "developers": st.developers,
+            "slice_cache": st.slice_cache,
             "log": log,
         }),
     )
