@@ -187,24 +187,36 @@ pub fn bench(args: BenchArgs) -> u8 {
             eprintln!("compiling a synthetic bundle of {n} scenarios…");
             bench::synthetic(*n, args.count, args.seed)
         }
-        (None, Some(b)) => read_source(&source_of(b))
-            .map_err(|e| e.to_string())
-            .and_then(|bundle| {
-                let (mut facts, mut requests) = bench::request_mix(&bundle, args.count, args.seed);
-                if let Some(r) = &args.requests {
-                    requests = read_requests(r)?;
-                    facts.clear();
-                }
-                if let Some(f) = &args.facts {
-                    facts = read_facts_file(f).map_err(|e| e.to_string())?;
-                }
-                Ok(Workload {
-                    bundle,
-                    facts,
-                    requests,
-                    compile_time: None,
-                })
-            }),
+        // The engine is loaded first, as `charter serve` loads it, so the memory it
+        // reports is that of a loaded bundle and not of the workload read after.
+        (None, Some(b)) => bench::Loaded::load(
+            b,
+            &charter_runtime::EngineOptions {
+                slice_cache: args.slice_cache,
+            },
+        )
+        .and_then(|loaded| {
+            read_source(&source_of(b))
+                .map_err(|e| e.to_string())
+                .map(|bundle| (loaded, bundle))
+        })
+        .and_then(|(loaded, bundle)| {
+            let (mut facts, mut requests) = bench::request_mix(&bundle, args.count, args.seed);
+            if let Some(r) = &args.requests {
+                requests = read_requests(r)?;
+                facts.clear();
+            }
+            if let Some(f) = &args.facts {
+                facts = read_facts_file(f).map_err(|e| e.to_string())?;
+            }
+            Ok(Workload {
+                loaded: Some(loaded),
+                bundle,
+                facts,
+                requests,
+                compile_time: None,
+            })
+        }),
         _ => Err("give either `--synthetic N` or `--bundle B`".to_string()),
     };
     let work = match work {

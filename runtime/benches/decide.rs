@@ -66,6 +66,16 @@ fn synthetic_1000(c: &mut Criterion) {
             })
         });
     }
+    // Every decision misses the slice cache and parses its slice: the worst case of
+    // a bundle whose scenarios do not fit in the cache.
+    engine.set_slice_cache(1);
+    let mut i = 0usize;
+    g.bench_function("sliced_every_slice_parsed", |b| {
+        b.iter(|| {
+            i = (i + 1) % reqs.len();
+            engine.decide(&reqs[i])
+        })
+    });
     g.finish();
 }
 

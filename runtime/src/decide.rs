@@ -6,7 +6,7 @@
 //! permit is, and denied otherwise. Any evaluation error denies (fail closed): Cedar
 //! skips a policy that errors, which for a forbid would mean allow.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -65,17 +65,17 @@ impl Raw {
             CedarDecision::Deny => &mut self.forbids,
         };
         for id in resp.diagnostics().reason() {
-            if let Some(i) = snap.by_id.get(AsRef::<str>::as_ref(id)) {
-                target.insert(*i);
+            if let Some(i) = snap.index_of(id) {
+                target.insert(i);
             }
         }
         for e in resp.diagnostics().errors() {
             let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
-            let id = pe.policy_id().to_string();
-            let source = snap
-                .meta(&id)
-                .map(|m| m.reason.source.clone())
-                .unwrap_or_default();
+            let meta = snap.meta_of(pe.policy_id());
+            let id = meta
+                .map(|m| m.reason.id.clone())
+                .unwrap_or_else(|| pe.policy_id().to_string());
+            let source = meta.map(|m| m.reason.source.clone()).unwrap_or_default();
             self.errors.push(DecisionError {
                 code: ErrorCode::EvaluationError,
                 message: format!(
@@ -152,7 +152,7 @@ pub(crate) fn resolve<'s>(
             } else {
                 req.fields.iter().collect()
             };
-            let mut seen = HashSet::new();
+            let mut seen = rustc_hash::FxHashSet::default();
             for name in names {
                 if !seen.insert(name.as_str()) {
                     continue;
@@ -445,7 +445,7 @@ fn dataset_store(snap: &Snapshot, r: &Resolved<'_>) -> Result<Arc<Entities>, Dec
             .map_err(|e| internal("build the dataset's entities", e))?,
     );
     r.developer.stores.rcu(|m| {
-        let mut m = HashMap::clone(m);
+        let mut m = rustc_hash::FxHashMap::clone(m);
         m.insert(index, built.clone());
         m
     });

@@ -3,6 +3,8 @@
 //! never a default.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -31,7 +33,7 @@ pub(crate) struct Dev {
     pub memo: ArcSwapOption<Memo>,
     /// Entity stores holding the developer and every field of a dataset, by dataset
     /// index, so a stored developer's requests build no entities at all.
-    pub stores: ArcSwap<HashMap<usize, Arc<Entities>>>,
+    pub stores: ArcSwap<FxHashMap<usize, Arc<Entities>>>,
     /// The last context built for this developer: a platform asks the same scenario,
     /// day and purpose many times.
     pub context: ArcSwapOption<ContextMemo>,
@@ -91,7 +93,7 @@ impl Record {
 /// lock-free; an update copies the map, which suits facts that change rarely.
 #[derive(Default)]
 pub struct FactStore {
-    map: ArcSwap<HashMap<String, Arc<Record>>>,
+    map: ArcSwap<FxHashMap<String, Arc<Record>>>,
 }
 
 impl FactStore {
@@ -105,7 +107,7 @@ impl FactStore {
         let id = developer.into();
         let record = Arc::new(Record::new(facts));
         self.map.rcu(|m| {
-            let mut m = HashMap::clone(m);
+            let mut m = FxHashMap::clone(m);
             m.insert(id.clone(), record.clone());
             m
         });
@@ -114,7 +116,7 @@ impl FactStore {
     /// Updates some facts of a developer, keeping the others; adds the developer when new.
     pub fn update(&self, developer: &str, changes: Facts) {
         self.map.rcu(|m| {
-            let mut m = HashMap::clone(m);
+            let mut m = FxHashMap::clone(m);
             let mut facts = m
                 .get(developer)
                 .map(|r| r.facts.clone())
@@ -130,7 +132,7 @@ impl FactStore {
     /// Removes a developer.
     pub fn remove(&self, developer: &str) {
         self.map.rcu(|m| {
-            let mut m = HashMap::clone(m);
+            let mut m = FxHashMap::clone(m);
             m.remove(developer);
             m
         });
@@ -150,7 +152,7 @@ impl FactStore {
         let all = read_facts_file(path)?;
         let n = all.len();
         self.map.rcu(|m| {
-            let mut m = HashMap::clone(m);
+            let mut m = FxHashMap::clone(m);
             for (k, v) in &all {
                 m.insert(k.clone(), Arc::new(Record::new(v.clone())));
             }

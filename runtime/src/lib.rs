@@ -28,6 +28,7 @@
 //! ```
 
 pub mod bench;
+mod bundle_file;
 mod decide;
 mod error;
 mod facts;
@@ -53,6 +54,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use charter_compiler::{CompiledBundle, Compiler, Severity};
 
+pub use bundle_file::{content_hash, read_bundle_file};
 pub use decide::{decision_id, Evaluation};
 pub use error::{EngineError, LoadError};
 pub use facts::{read_facts_file, FactStore, Facts};
@@ -211,97 +213,6 @@ pub fn compile_dir(dir: &Path) -> Result<CompiledBundle, LoadError> {
     }
 }
 
-/// Reads a `bundle.json` and checks its hash. [`Engine::load`] also runs Cedar's
-/// validator over the policies, set by set, as it indexes them.
-pub fn read_bundle_file(path: &Path) -> Result<CompiledBundle, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let bundle: CompiledBundle = serde_json::from_str(&text).map_err(|e| LoadError::BadBundle {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    drop(text);
-    if bundle.format != charter_compiler::lower::BUNDLE_FORMAT {
-        return Err(LoadError::Format {
-            found: bundle.format.clone(),
-            expected: charter_compiler::lower::BUNDLE_FORMAT.to_string(),
-        });
-    }
-    let hash = content_hash(&bundle);
-    if hash != bundle.manifest.hash {
-        return Err(LoadError::BadBundle {
-            path: path.to_path_buf(),
-            message: format!(
-                "its content hash is `{hash}` but the manifest says `{}`: the file was changed after it was built",
-                bundle.manifest.hash
-            ),
-        });
-    }
-    Ok(bundle)
-}
-
-/// The bundle's content hash, as [`CompiledBundle::compute_hash`] computes it, but
-/// streamed into the hasher instead of serializing a copy: a large bundle is not held
-/// twice while loading.
-pub fn content_hash(bundle: &CompiledBundle) -> String {
-    use sha2::Digest;
-    use std::fmt::Write as _;
-    #[derive(serde::Serialize)]
-    struct ManifestView<'a> {
-        name: &'a str,
-        version: &'a str,
-        title: &'a Option<String>,
-        namespace: &'a str,
-        hash: &'a str,
-        compiler: &'a str,
-    }
-    #[derive(serde::Serialize)]
-    struct View<'a> {
-        format: &'a str,
-        manifest: ManifestView<'a>,
-        schema: &'a serde_json::Value,
-        policies: &'a [charter_compiler::CompiledPolicy],
-        entities: &'a serde_json::Value,
-        catalog: &'a charter_compiler::lower::Catalog,
-    }
-    struct Hasher(sha2::Sha256);
-    impl std::io::Write for Hasher {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let m = &bundle.manifest;
-    let view = View {
-        format: &bundle.format,
-        manifest: ManifestView {
-            name: &m.name,
-            version: &m.version,
-            title: &m.title,
-            namespace: &m.namespace,
-            hash: "",
-            compiler: &m.compiler,
-        },
-        schema: &bundle.schema,
-        policies: &bundle.policies,
-        entities: &bundle.entities,
-        catalog: &bundle.catalog,
-    };
-    let mut h = Hasher(sha2::Sha256::new());
-    let _ = serde_json::to_writer(&mut h, &view);
-    let mut hex = String::with_capacity(71);
-    hex.push_str("sha256:");
-    for b in h.0.finalize() {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
-}
-
 /// Loads a source into a snapshot: a folder is compiled (and so validated by the
 /// compiler); a `bundle.json` has its hash checked and its Cedar validated.
 fn load_snapshot(source: &Source, slice_cache: usize) -> Result<Snapshot, LoadError> {
@@ -312,7 +223,7 @@ fn load_snapshot(source: &Source, slice_cache: usize) -> Result<Snapshot, LoadEr
 }
 
 /// Reads whatever `path` names: a source folder, a folder holding `bundle.json`, or a
-/// `bundle.json`.
+/// `bundle.json` (whose `entities` are checked but not kept: see [`read_bundle_file`]).
 pub fn read_source(source: &Source) -> Result<CompiledBundle, LoadError> {
     match source {
         Source::Dir(d) => compile_dir(d),

@@ -17,14 +17,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
-use cedar_policy::{Policy, PolicyId, PolicySet};
+use cedar_policy::{Policy, PolicySet};
 
 /// How many slices an engine keeps parsed unless told otherwise.
 pub const DEFAULT_SLICE_CACHE: usize = 4096;
 
-/// One policy a slice is made of: its id and its Cedar text without annotations.
+/// The policies a slice is made of.
 pub(crate) trait PolicyText {
-    /// The id and the text of the policy at `index` of the bundle.
+    /// The id (for messages) and the Cedar text without annotations of the policy at
+    /// `index` of the bundle.
     fn policy_text(&self, index: usize) -> Option<(&str, &str)>;
 }
 
@@ -195,7 +196,7 @@ fn parse_set(members: &[u32], texts: &impl PolicyText) -> Result<PolicySet, Stri
         let (id, text) = texts
             .policy_text(i as usize)
             .ok_or_else(|| format!("policy {i} is not in the bundle"))?;
-        let policy = Policy::parse(Some(PolicyId::new(id)), text)
+        let policy = Policy::parse(Some(crate::snapshot::cedar_id(i as usize)), text)
             .map_err(|e| format!("policy `{id}` does not parse: {e}"))?;
         set.add(policy)
             .map_err(|e| format!("policy `{id}` cannot be added: {e}"))?;

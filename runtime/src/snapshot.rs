@@ -8,7 +8,7 @@
 //! out is one whose scope or first condition is false for the request's scenario,
 //! dataset, action or field grade. The property test in `tests/slice.rs` checks it.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
@@ -173,7 +173,6 @@ pub(crate) struct Snapshot {
     pub policy_count: usize,
     pub notice_count: usize,
     pub policies: Vec<PolicyMeta>,
-    pub by_id: HashMap<String, usize>,
     pub developer_type: EntityTypeName,
     pub actions: HashMap<String, ActionInfo>,
     pub scenarios: HashMap<String, ScenarioInfo>,
@@ -217,6 +216,14 @@ fn uid(ns: &str, ty: &str, id: &str) -> Result<EntityUid, String> {
         .parse()
         .map_err(|e| format!("bad entity type `{ns}::{ty}`: {e}"))?;
     Ok(EntityUid::from_type_name_and_id(name, EntityId::new(id)))
+}
+
+/// The id a policy has in the engine's Cedar sets: its index in the bundle. Cedar
+/// reports the policies that determined a decision by id; an index turns back into the
+/// policy without a lookup in a large map, which on the decision path is a cache miss.
+/// Users never see it: reasons and errors carry the bundle's ids.
+pub(crate) fn cedar_id(index: usize) -> PolicyId {
+    PolicyId::new(index.to_string())
 }
 
 /// The policy text without its leading annotation lines (`@id(…)`, `@title(…)` …).
@@ -328,12 +335,12 @@ impl Snapshot {
             .parse()
             .map_err(|e| invalid(format!("bad namespace `{ns}`: {e}")))?;
 
-        let mut actions = HashMap::new();
+        let mut actions = HashMap::default();
         for (i, name) in bundle.catalog.actions.keys().enumerate() {
             let uid = uid(&ns, "Action", name).map_err(invalid)?;
             actions.insert(name.clone(), ActionInfo { index: i, uid });
         }
-        let mut scenarios = HashMap::new();
+        let mut scenarios = HashMap::default();
         for (i, (name, s)) in bundle.catalog.scenarios.iter().enumerate() {
             let uid = uid(&ns, "Scenario", name).map_err(invalid)?;
             scenarios.insert(
@@ -346,9 +353,9 @@ impl Snapshot {
                 },
             );
         }
-        let mut datasets = HashMap::new();
+        let mut datasets = HashMap::default();
         for (i, (name, d)) in bundle.catalog.datasets.iter().enumerate() {
-            let mut fields = HashMap::new();
+            let mut fields = HashMap::default();
             let mut order = Vec::new();
             for (fname, f) in &d.fields {
                 let fuid = uid(&ns, "Field", &format!("{name}/{fname}")).map_err(invalid)?;
@@ -396,17 +403,16 @@ impl Snapshot {
 
         let n_actions = actions.len();
         let mut request_sets = vec![PolicySet::new(); n_actions];
-        let mut field_sets: HashMap<FieldKey, PolicySet> = HashMap::new();
-        let mut scope_sets: HashMap<(usize, usize), ScopeSet> = HashMap::new();
-        let mut eligibility_sets: HashMap<usize, u32> = HashMap::new();
+        let mut field_sets: HashMap<FieldKey, PolicySet> = HashMap::default();
+        let mut scope_sets: HashMap<(usize, usize), ScopeSet> = HashMap::default();
+        let mut eligibility_sets: HashMap<usize, u32> = HashMap::default();
         let mut slices = SliceCache::new(slice_cache);
-        let mut scopes_by_scenario: HashMap<usize, Vec<usize>> = HashMap::new();
+        let mut scopes_by_scenario: HashMap<usize, Vec<usize>> = HashMap::default();
         let mut notices = PolicySet::new();
         let mut triggers = PolicySet::new();
         let mut metas = Vec::new();
-        let mut by_id = HashMap::new();
         let mut field_rules: Vec<(FieldRule, Policy)> = Vec::new();
-        let mut eligibility: HashMap<usize, Vec<u32>> = HashMap::new();
+        let mut eligibility: HashMap<usize, Vec<u32>> = HashMap::default();
         let mut scopes: Vec<ScopeEntry> = Vec::new();
         let (mut policy_count, mut notice_count) = (0, 0);
 
@@ -425,7 +431,7 @@ impl Snapshot {
             }
         };
 
-        let mut fact_readers: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut fact_readers: HashMap<String, Vec<usize>> = HashMap::default();
         let mut memo_ok = true;
         for (index, p) in bundle.policies.into_iter().enumerate() {
             for f in &facts {
@@ -453,6 +459,8 @@ impl Snapshot {
             let policy = if lazy && !validate {
                 None
             } else {
+                // Parsed under the bundle's id so Cedar's messages name it; the sets
+                // hold it under its index (see `cedar_id`).
                 let policy = Policy::parse(Some(PolicyId::new(&p.id)), &*text).map_err(|e| {
                     invalid(format!(
                         "policy `{}` ({}) does not parse: {e}",
@@ -465,7 +473,7 @@ impl Snapshot {
                 if lazy {
                     None
                 } else {
-                    Some(policy)
+                    Some(policy.new_id(cedar_id(index)))
                 }
             };
             let eager = || {
@@ -473,7 +481,6 @@ impl Snapshot {
                     .clone()
                     .ok_or_else(|| invalid(format!("policy `{}` was not parsed", p.id)))
             };
-            by_id.insert(p.id.clone(), index);
             let acts = action_indices(&p.actions)?;
             let scenario_index = |name: &Option<String>| -> Result<usize, LoadError> {
                 name.as_ref()
@@ -610,7 +617,7 @@ impl Snapshot {
         }
         let dataset_fields: HashMap<usize, &HashMap<String, FieldInfo>> =
             datasets.values().map(|d| (d.index, &d.fields)).collect();
-        let mut members: HashMap<(usize, usize), Vec<u32>> = HashMap::new();
+        let mut members: HashMap<(usize, usize), Vec<u32>> = HashMap::default();
         for (s, d, acts, fields, policy) in &scopes {
             let listed: Option<Vec<u32>> = fields.as_ref().map(|names| {
                 names
@@ -678,7 +685,6 @@ impl Snapshot {
             policy_count,
             notice_count,
             policies: metas,
-            by_id,
             developer_type,
             actions,
             scenarios,
@@ -709,8 +715,11 @@ impl Snapshot {
         self.full
             .get_or_init(|| {
                 let mut policies = PolicySet::new();
-                for m in self.policies.iter().filter(|m| m.reason.kind != "notice") {
-                    let p = Policy::parse(Some(PolicyId::new(&m.reason.id)), &*m.cedar)
+                for (i, m) in self.policies.iter().enumerate() {
+                    if m.reason.kind == "notice" {
+                        continue;
+                    }
+                    let p = Policy::parse(Some(cedar_id(i)), &*m.cedar)
                         .map_err(|e| format!("policy `{}` does not parse: {e}", m.reason.id))?;
                     add(&mut policies, &p)?;
                 }
@@ -725,9 +734,17 @@ impl Snapshot {
         self.slices.get(slot, &self.policies)
     }
 
-    /// The metadata of a policy by id.
-    pub fn meta(&self, id: &str) -> Option<&PolicyMeta> {
-        self.by_id.get(id).and_then(|i| self.policies.get(*i))
+    /// The index of a policy from the id Cedar knows it by (see [`cedar_id`]).
+    pub fn index_of(&self, id: &PolicyId) -> Option<usize> {
+        AsRef::<str>::as_ref(id)
+            .parse::<usize>()
+            .ok()
+            .filter(|i| *i < self.policies.len())
+    }
+
+    /// The metadata of a policy by the id Cedar knows it by.
+    pub fn meta_of(&self, id: &PolicyId) -> Option<&PolicyMeta> {
+        self.index_of(id).and_then(|i| self.policies.get(i))
     }
 
     /// The entity of a field: its title, grade and tags, its dataset as parent, as the

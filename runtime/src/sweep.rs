@@ -98,9 +98,9 @@ pub(crate) fn sweep(
         let mut reasons: Vec<(usize, Reason)> = Vec::new();
         if fired {
             for id in resp.diagnostics().reason() {
-                if let Some(i) = snap.by_id.get(AsRef::<str>::as_ref(id)) {
-                    if let Some(m) = snap.policies.get(*i) {
-                        reasons.push((*i, m.reason.clone()));
+                if let Some(i) = snap.index_of(id) {
+                    if let Some(m) = snap.policies.get(i) {
+                        reasons.push((i, m.reason.clone()));
                     }
                 }
             }
@@ -108,14 +108,14 @@ pub(crate) fn sweep(
         reasons.sort_by_key(|(i, _)| *i);
         for e in resp.diagnostics().errors() {
             let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
+            let id = snap
+                .meta_of(pe.policy_id())
+                .map(|m| m.reason.id.clone())
+                .unwrap_or_else(|| pe.policy_id().to_string());
             report.errors.push(DecisionError {
                 code: ErrorCode::EvaluationError,
-                message: format!(
-                    "policy `{}` could not be evaluated: {}",
-                    pe.policy_id(),
-                    pe.inner()
-                ),
-                policy: Some(pe.policy_id().to_string()),
+                message: format!("policy `{id}` could not be evaluated: {}", pe.inner()),
+                policy: Some(id),
             });
         }
         let list = reasons.into_iter().map(|(_, r)| r);

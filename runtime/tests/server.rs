@@ -230,7 +230,10 @@ fn status_health_metrics_and_openapi() {
     let sc = &b["slice_cache"];
     assert!(sc["slices"].as_u64().unwrap() > 0, "{sc}");
     assert_eq!(sc["resident"], sc["slices"]);
-    assert_eq!((sc["misses"].clone(), sc["capacity"].clone()), (json!(0), json!(4096)));
+    assert_eq!(
+        (sc["misses"].clone(), sc["capacity"].clone()),
+        (json!(0), json!(4096))
+    );
 
     let r = c.get("/metrics");
     assert_eq!(r.status, 200);
