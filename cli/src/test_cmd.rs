@@ -293,7 +293,7 @@ fn decision_text(out: &mut String, d: &Decision) {
             .as_deref()
             .map(|g| format!(" ({g})"))
             .unwrap_or_default();
-        let reasons: Vec<&str> = f.reasons.iter().map(|r| r.id.as_str()).collect();
+        let reasons: Vec<&str> = f.reasons.iter().map(|r| &*r.id).collect();
         let why = if reasons.is_empty() {
             String::new()
         } else {

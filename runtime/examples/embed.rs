@@ -89,7 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 4. Sweep every developer for exit, suspend and notice rules, with their measures.
     for report in engine.sweep_all(Some("2026-06-01")) {
-        let fired: Vec<&str> = report.triggers.iter().map(|t| t.id.as_str()).collect();
+        let fired: Vec<&str> = report.triggers.iter().map(|t| &*t.id).collect();
         println!(
             "sweep {}: triggers {:?}, measures {:?}, notices {}, errors {}",
             report.developer,

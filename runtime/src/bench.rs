@@ -364,7 +364,7 @@ fn same(a: &Decision, b: &Decision) -> bool {
                 (
                     f.field.clone(),
                     f.decision,
-                    f.reasons.iter().map(|r| r.id.clone()).collect(),
+                    f.reasons.iter().map(|r| r.id.to_string()).collect(),
                 )
             })
             .collect()
@@ -599,7 +599,7 @@ pub fn run(
                         if let Some(fd) = fd {
                             let ids: Vec<String> = {
                                 let mut v: Vec<String> =
-                                    fd.reasons.iter().map(|r| r.id.clone()).collect();
+                                    fd.reasons.iter().map(|r| r.id.to_string()).collect();
                                 v.sort();
                                 v
                             };

@@ -73,9 +73,9 @@ impl Raw {
             let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
             let meta = snap.meta_of(pe.policy_id());
             let id = meta
-                .map(|m| m.reason.id.clone())
+                .map(|m| m.reason.id.to_string())
                 .unwrap_or_else(|| pe.policy_id().to_string());
-            let source = meta.map(|m| m.reason.source.clone()).unwrap_or_default();
+            let source = meta.map(|m| &*m.reason.source).unwrap_or_default();
             self.errors.push(DecisionError {
                 code: ErrorCode::EvaluationError,
                 message: format!(
@@ -125,21 +125,21 @@ pub(crate) fn resolve<'s>(
             today(offset)
         }),
     };
-    let action = snap.actions.get(&req.action);
+    let action = snap.actions.get(req.action.as_str());
     if action.is_none() {
         errors.push(DecisionError::new(
             ErrorCode::UnknownAction,
             format!("`{}` is not an action of the bundle", req.action),
         ));
     }
-    let scenario = snap.scenarios.get(&req.scenario);
+    let scenario = snap.scenarios.get(req.scenario.as_str());
     if scenario.is_none() {
         errors.push(DecisionError::new(
             ErrorCode::UnknownScenario,
             format!("`{}` is not a scenario of the bundle", req.scenario),
         ));
     }
-    let dataset = snap.datasets.get(&req.dataset);
+    let dataset = snap.datasets.get(req.dataset.as_str());
     let mut fields = Vec::new();
     match dataset {
         None => errors.push(DecisionError::new(
@@ -157,7 +157,7 @@ pub(crate) fn resolve<'s>(
                 if !seen.insert(name.as_str()) {
                     continue;
                 }
-                match d.fields.get(name) {
+                match d.fields.get(name.as_str()) {
                     Some(f) => fields.push((name.clone(), f)),
                     None => errors.push(DecisionError::new(
                         ErrorCode::UnknownField,
@@ -253,14 +253,14 @@ pub(crate) fn decide(
     };
     let Some(r) = resolved else {
         // Fail closed: nothing is evaluated, every field is denied, the errors say why.
-        let d = snap.datasets.get(&req.dataset);
+        let d = snap.datasets.get(req.dataset.as_str());
         decision.fields = req
             .fields
             .iter()
             .map(|f| FieldDecision {
                 field: f.clone(),
                 grade: d
-                    .and_then(|d| d.fields.get(f))
+                    .and_then(|d| d.fields.get(f.as_str()))
                     .map(|f| f.grade_name.clone()),
                 decision: Effect::Deny,
                 reasons: Vec::new(),
@@ -433,7 +433,7 @@ fn dataset_store(snap: &Snapshot, r: &Resolved<'_>) -> Result<Arc<Entities>, Dec
     let mut list = Vec::with_capacity(r.dataset.order.len() + 1);
     list.push(r.developer.full.clone());
     for name in &r.dataset.order {
-        if let Some(f) = r.dataset.fields.get(name) {
+        if let Some(f) = r.dataset.fields.get(name.as_str()) {
             list.push(
                 snap.field_entity(r.dataset, f)
                     .map_err(|e| internal("build a field", e))?,
@@ -687,9 +687,9 @@ fn explain(snap: &Snapshot, req: &Request, r: &Resolved<'_>, field: &str) -> Vec
         let why = |code, message: String| WhyNot {
             code,
             message,
-            policy: Some(m.reason.id.clone()),
-            source: Some(m.reason.source.clone()),
-            article: m.reason.article.clone(),
+            policy: Some(m.reason.id.to_string()),
+            source: Some(m.reason.source.to_string()),
+            article: m.reason.article.as_deref().map(str::to_string),
         };
         let actions = m.actions.clone().unwrap_or_default();
         if !actions.iter().any(|a| a == &req.action) {

@@ -270,7 +270,7 @@ pub(crate) fn developer_entity(
             errors.push(DecisionError {
                 code: ErrorCode::MissingFact,
                 message: format!("developer `{id}` has no fact `{}`{read_by}", decl.name),
-                policy: readers.first().map(|m| m.reason.id.clone()),
+                policy: readers.first().map(|m| m.reason.id.to_string()),
             });
             continue;
         };

@@ -21,7 +21,7 @@ use charter_compiler::{CompiledBundle, PolicyKind};
 
 use crate::error::LoadError;
 use crate::slices::{PolicyText, SliceCache};
-use crate::types::{BundleRef, Reason};
+use crate::types::{BundleRef, Reason, SharedStr};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -74,7 +74,7 @@ pub(crate) struct PolicyMeta {
 
 impl PolicyText for Vec<PolicyMeta> {
     fn policy_text(&self, index: usize) -> Option<(&str, &str)> {
-        self.get(index).map(|m| (m.reason.id.as_str(), &*m.cedar))
+        self.get(index).map(|m| (&*m.reason.id, &*m.cedar))
     }
 }
 
@@ -422,7 +422,7 @@ impl Snapshot {
                 Some(names) => names
                     .iter()
                     .map(|a| {
-                        actions.get(a).map(|x| x.index).ok_or_else(|| {
+                        actions.get(a.as_str()).map(|x| x.index).ok_or_else(|| {
                             invalid(format!("a policy names an unknown action `{a}`"))
                         })
                     })
@@ -432,6 +432,19 @@ impl Snapshot {
         };
 
         let mut fact_readers: HashMap<String, Vec<usize>> = HashMap::default();
+        // Kinds, rules, titles and articles repeat across policies (a scenario's scopes
+        // share its name and title): one copy each.
+        let mut interned: std::collections::HashSet<SharedStr> = Default::default();
+        let mut intern = |s: &str| -> SharedStr {
+            match interned.get(s) {
+                Some(a) => a.clone(),
+                None => {
+                    let a = SharedStr::from(s);
+                    interned.insert(a.clone());
+                    a
+                }
+            }
+        };
         let mut memo_ok = true;
         for (index, p) in bundle.policies.into_iter().enumerate() {
             for f in &facts {
@@ -484,7 +497,7 @@ impl Snapshot {
             let acts = action_indices(&p.actions)?;
             let scenario_index = |name: &Option<String>| -> Result<usize, LoadError> {
                 name.as_ref()
-                    .and_then(|s| scenarios.get(s))
+                    .and_then(|s| scenarios.get(s.as_str()))
                     .map(|s| s.index)
                     .ok_or_else(|| invalid(format!("policy `{}` names no known scenario", p.id)))
             };
@@ -517,7 +530,7 @@ impl Snapshot {
                             allowed: allowed_actions(&policy).map(|names| {
                                 names
                                     .iter()
-                                    .filter_map(|a| actions.get(a).map(|x| x.index))
+                                    .filter_map(|a| actions.get(a.as_str()).map(|x| x.index))
                                     .collect()
                             }),
                         },
@@ -544,7 +557,7 @@ impl Snapshot {
                     let d = p
                         .dataset
                         .as_ref()
-                        .and_then(|d| datasets.get(d))
+                        .and_then(|d| datasets.get(d.as_str()))
                         .map(|d| d.index)
                         .ok_or_else(|| {
                             invalid(format!("scope `{}` names no known dataset", p.id))
@@ -556,13 +569,13 @@ impl Snapshot {
             }
             metas.push(PolicyMeta {
                 reason: Reason {
-                    id: p.id,
-                    kind: p.kind.as_str().to_string(),
-                    rule: p.rule,
-                    title: p.title,
-                    article: p.article,
-                    source: p.source.to_string(),
-                    measures: p.measures,
+                    id: p.id.into(),
+                    kind: intern(p.kind.as_str()),
+                    rule: intern(&p.rule),
+                    title: p.title.as_deref().map(&mut intern),
+                    article: p.article.as_deref().map(&mut intern),
+                    source: p.source.to_string().into(),
+                    measures: p.measures.into(),
                 },
                 dataset: p.dataset,
                 actions: p.actions,
@@ -625,7 +638,7 @@ impl Snapshot {
                     .filter_map(|n| {
                         dataset_fields
                             .get(d)
-                            .and_then(|m| m.get(n))
+                            .and_then(|m| m.get(n.as_str()))
                             .map(|f| f.index)
                     })
                     .collect()
@@ -716,7 +729,7 @@ impl Snapshot {
             .get_or_init(|| {
                 let mut policies = PolicySet::new();
                 for (i, m) in self.policies.iter().enumerate() {
-                    if m.reason.kind == "notice" {
+                    if &*m.reason.kind == "notice" {
                         continue;
                     }
                     let p = Policy::parse(Some(cedar_id(i)), &*m.cedar)
@@ -828,7 +841,7 @@ impl Snapshot {
                     .map_err(|e| e.to_string())?;
                     list.push(e);
                     for name in &d.order {
-                        if let Some(f) = d.fields.get(name) {
+                        if let Some(f) = d.fields.get(name.as_str()) {
                             list.push(self.field_entity(d, f)?);
                         }
                     }

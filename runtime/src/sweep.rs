@@ -110,7 +110,7 @@ pub(crate) fn sweep(
             let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
             let id = snap
                 .meta_of(pe.policy_id())
-                .map(|m| m.reason.id.clone())
+                .map(|m| m.reason.id.to_string())
                 .unwrap_or_else(|| pe.policy_id().to_string());
             report.errors.push(DecisionError {
                 code: ErrorCode::EvaluationError,
@@ -126,7 +126,7 @@ pub(crate) fn sweep(
         }
     }
     for t in &report.triggers {
-        for m in &t.measures {
+        for m in t.measures.iter() {
             if !report.measures.contains(m) {
                 report.measures.push(m.clone());
             }

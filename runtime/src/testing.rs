@@ -317,7 +317,7 @@ impl Run<'_> {
     fn hit(&mut self, test: &str, reasons: &[Reason]) {
         for r in reasons {
             self.hits
-                .entry(r.id.clone())
+                .entry(r.id.to_string())
                 .or_default()
                 .insert(test.to_string());
         }
@@ -410,7 +410,7 @@ impl Run<'_> {
     fn decided_by(&self, d: &Decision) -> Vec<RuleLocation> {
         let mut ids: Vec<&str> = Vec::new();
         let deciding = d.reasons.iter().filter(|r| {
-            let permit = r.kind == PolicyKind::Scope.as_str();
+            let permit = &*r.kind == PolicyKind::Scope.as_str();
             if d.is_allowed() {
                 permit
             } else {
@@ -418,7 +418,7 @@ impl Run<'_> {
             }
         });
         for r in deciding {
-            if !ids.contains(&r.id.as_str()) {
+            if !ids.contains(&&*r.id) {
                 ids.push(&r.id);
             }
         }
@@ -450,7 +450,7 @@ impl Run<'_> {
             .triggers
             .iter()
             .chain(&sweep.notices)
-            .find(|r| r.rule == tr.name.text && r.kind == kind);
+            .find(|r| *r.rule == *tr.name.text && &*r.kind == kind);
         let message = if !sweep.errors.is_empty() {
             let errors: Vec<&str> = sweep.errors.iter().map(|e| e.message.as_str()).collect();
             Some(format!("the sweep could not run: {}", errors.join("; ")))
@@ -490,7 +490,7 @@ impl Run<'_> {
                 .map(|p| p.id.as_str())
                 .collect();
             for r in sweep.triggers.iter().chain(&sweep.notices) {
-                if !ids.contains(&r.id.as_str()) {
+                if !ids.contains(&&*r.id) {
                     ids.push(&r.id);
                 }
             }

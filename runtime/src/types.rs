@@ -1,6 +1,8 @@
 //! The request and decision types: the JSON the CLI reads and writes now and an HTTP
 //! server will speak later.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
@@ -77,25 +79,137 @@ impl Effect {
 
 /// A rule behind an answer: a permit that allowed, a forbid that denied, a notice or a
 /// trigger that fired.
+///
+/// The texts are [`SharedStr`]s: every decision names its reasons, and copying them
+/// was a tenth of a decision's time.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Reason {
     /// The policy id (`scenario/普惠金融/use/2`).
-    pub id: String,
+    pub id: SharedStr,
     /// The kind of rule (`scope`, `grade`, `exit` …).
-    pub kind: String,
+    pub kind: SharedStr,
     /// The rule's name as written.
-    pub rule: String,
+    pub rule: SharedStr,
     /// Its title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
+    pub title: Option<SharedStr>,
     /// The article of the regulation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub article: Option<String>,
+    pub article: Option<SharedStr>,
     /// Where it is written, `file:line:column`.
-    pub source: String,
+    pub source: SharedStr,
     /// The measures it demands (exit and suspend rules).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub measures: Vec<String>,
+    #[serde(default, skip_serializing_if = "no_measures")]
+    pub measures: Arc<[String]>,
+}
+
+fn no_measures(m: &Arc<[String]>) -> bool {
+    m.is_empty()
+}
+
+/// An immutable string shared by reference count: cloning it copies a pointer. It
+/// reads as a `&str` (`Deref`, `as_str`, `==` with `str`, `&str` and `String`) and is
+/// a plain string in JSON.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SharedStr(Arc<str>);
+
+impl Default for SharedStr {
+    fn default() -> Self {
+        SharedStr::from("")
+    }
+}
+
+impl SharedStr {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for SharedStr {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(s: &str) -> Self {
+        SharedStr(s.into())
+    }
+}
+
+impl From<String> for SharedStr {
+    fn from(s: String) -> Self {
+        SharedStr(s.into())
+    }
+}
+
+impl From<SharedStr> for String {
+    fn from(s: SharedStr) -> Self {
+        s.0.to_string()
+    }
+}
+
+impl PartialEq<str> for SharedStr {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SharedStr {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for SharedStr {
+    fn eq(&self, other: &String) -> bool {
+        &*self.0 == other.as_str()
+    }
+}
+
+impl PartialEq<SharedStr> for str {
+    fn eq(&self, other: &SharedStr) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<SharedStr> for &str {
+    fn eq(&self, other: &SharedStr) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<SharedStr> for String {
+    fn eq(&self, other: &SharedStr) -> bool {
+        self.as_str() == &*other.0
+    }
 }
 
 /// Why a permit that was considered did not allow.

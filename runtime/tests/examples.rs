@@ -26,7 +26,7 @@ fn decide(name: &str) -> Decision {
 fn reasons(d: &Decision) -> Vec<(String, Option<String>)> {
     d.reasons
         .iter()
-        .map(|r| (r.id.clone(), r.article.clone()))
+        .map(|r| (r.id.to_string(), r.article.as_deref().map(str::to_string)))
         .collect()
 }
 
@@ -82,7 +82,7 @@ fn denied_by_an_exit_trigger_with_its_measures() {
         vec![r("exit/违反协议约定", "第三十二条第三项")]
     );
     assert_eq!(
-        d.reasons[0].measures,
+        &d.reasons[0].measures[..],
         ["terminate", "revoke", "delist", "destroy"]
     );
     assert!(d
@@ -99,7 +99,7 @@ fn allowed_with_a_reapply_notice_near_expiry() {
     let notices: Vec<_> = d
         .notices
         .iter()
-        .map(|n| (n.id.clone(), n.article.clone()))
+        .map(|n| (n.id.to_string(), n.article.as_deref().map(str::to_string)))
         .collect();
     assert_eq!(notices, vec![r("notice/续期提醒", "第十一条")]);
 }

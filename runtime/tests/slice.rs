@@ -209,7 +209,7 @@ fn random_requests_cover_allow_and_every_deny() {
         }
         for f in &d.fields {
             for reason in &f.reasons {
-                kinds.insert(reason.kind.clone());
+                kinds.insert(reason.kind.to_string());
             }
             for w in &f.why_not {
                 kinds.insert(format!("{:?}", w.code));
