@@ -424,9 +424,7 @@ fn developer_level(
 }
 
 /// The developer with every field of the request's dataset, built once per stored
-/// developer and dataset, for the scopes and eligibility rules. The fields are stubs
-/// (uid and dataset, no attributes): scopes read only where a field is, and a store per
-/// developer and dataset with the fields' attributes took several times the memory.
+/// developer and dataset.
 fn dataset_store(snap: &Snapshot, r: &Resolved<'_>) -> Result<Arc<Entities>, DecisionError> {
     let index = r.dataset.index;
     if let Some(hit) = r.developer.stores.load().get(&index) {
@@ -437,7 +435,7 @@ fn dataset_store(snap: &Snapshot, r: &Resolved<'_>) -> Result<Arc<Entities>, Dec
     for name in &r.dataset.order {
         if let Some(f) = r.dataset.fields.get(name.as_str()) {
             list.push(
-                snap.field_stub(r.dataset, f)
+                snap.field_entity(r.dataset, f)
                     .map_err(|e| internal("build a field", e))?,
             );
         }
@@ -595,24 +593,7 @@ fn evaluate(
                 };
                 let key = (r.action.index, f.grade, f.consent_tagged, r.consent);
                 if let Some(set) = snap.field_sets.get(&key) {
-                    // The grade and consent rules read the field's attributes, which the
-                    // stored developer's dataset store leaves out.
-                    let with_field;
-                    let field_entities = if r.stored {
-                        with_field = Entities::from_entities(
-                            [
-                                r.developer.full.clone(),
-                                snap.field_entity(r.dataset, f)
-                                    .map_err(|e| internal("build a field", e))?,
-                            ],
-                            None,
-                        )
-                        .map_err(|e| internal("build the field's entities", e))?;
-                        &with_field
-                    } else {
-                        &*entities
-                    };
-                    raw.absorb(snap, &auth.is_authorized(req_f, set, field_entities));
+                    raw.absorb(snap, &auth.is_authorized(req_f, set, &entities));
                 }
                 // A field no scope lists can only meet the eligibility rules.
                 let set: Option<&PolicySet> = match (scopes, eligibility_slot) {

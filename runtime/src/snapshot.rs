@@ -799,17 +799,6 @@ impl Snapshot {
         .map_err(|e| format!("cannot build field {}: {e}", f.uid))
     }
 
-    /// A field with its dataset as parent and no attributes: what scopes need of it
-    /// (`resource in Dataset`, `resource in [fields]`); the grade and consent rules,
-    /// which read its attributes, are evaluated with [`Snapshot::field_entity`].
-    pub fn field_stub(&self, d: &DatasetInfo, f: &FieldInfo) -> Result<Entity, String> {
-        let parent = uid(&self.ns, "Dataset", &d.name)?;
-        Ok(Entity::new_no_attrs(
-            f.uid.clone(),
-            [parent].into_iter().collect(),
-        ))
-    }
-
     /// Every entity of the catalog: scenarios, datasets and fields.
     pub fn all_entities(&self) -> Result<&Entities, String> {
         self.all_entities
