@@ -220,7 +220,9 @@ fn random_requests_cover_allow_and_every_deny() {
     // The second engine decided with a cache far smaller than its slices.
     let cache = engine.slice_cache();
     assert!(cache.slices > 10 * TINY_CACHE, "{cache:?}");
-    assert!(cache.resident <= TINY_CACHE, "{cache:?}");
+    // Other tests decide on this engine at the same time; each may hold one slice
+    // counted between its parse and its sweep.
+    assert!(cache.resident <= TINY_CACHE + 8, "{cache:?}");
     assert!(cache.evictions > 100 && cache.hits > 0, "{cache:?}");
     assert_eq!(engines()[0].1.slice_cache().evictions, 0);
     assert!(allowed > 30, "{allowed}");
@@ -240,4 +242,39 @@ fn random_requests_cover_allow_and_every_deny() {
     ] {
         assert!(kinds.contains(k), "no `{k}` in {kinds:?}");
     }
+}
+
+/// Several threads deciding at once through a cache of [`TINY_CACHE`] slices: misses
+/// race, one thread's sweep evicts the slice another is using, and every answer still
+/// equals the full set's.
+#[test]
+fn concurrent_deciders_with_a_tiny_cache_agree_with_the_full_set() {
+    let (b, engine) = &engines()[1];
+    let before = engine.slice_cache();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            s.spawn(move || {
+                let mut state = 1000 + t;
+                for _ in 0..60 {
+                    let r: Vec<u64> = (0..13)
+                        .map(|_| {
+                            state = state
+                                .wrapping_mul(6_364_136_223_846_793_005)
+                                .wrapping_add(1_442_695_040_888_963_407);
+                            state >> 11
+                        })
+                        .collect();
+                    let req = request(b, &r);
+                    let sliced = normalized(engine.decide(&req));
+                    let full = normalized(engine.decide_with(&req, Evaluation::FullSetAllEntities));
+                    assert_eq!(sliced, full);
+                }
+            });
+        }
+    });
+    let after = engine.slice_cache();
+    assert!(
+        after.misses > before.misses && after.evictions > before.evictions,
+        "{after:?}"
+    );
 }
