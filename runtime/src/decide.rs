@@ -427,7 +427,7 @@ fn developer_level(
 /// developer and dataset.
 fn dataset_store(snap: &Snapshot, r: &Resolved<'_>) -> Result<Arc<Entities>, DecisionError> {
     let index = r.dataset.index;
-    if let Some(hit) = r.developer.stores.load().get(&index) {
+    if let Some((_, hit)) = r.developer.stores.load().iter().find(|(i, _)| *i == index) {
         return Ok(hit.clone());
     }
     let mut list = Vec::with_capacity(r.dataset.order.len() + 1);
@@ -445,8 +445,12 @@ fn dataset_store(snap: &Snapshot, r: &Resolved<'_>) -> Result<Arc<Entities>, Dec
             .map_err(|e| internal("build the dataset's entities", e))?,
     );
     r.developer.stores.rcu(|m| {
-        let mut m = rustc_hash::FxHashMap::clone(m);
-        m.insert(index, built.clone());
+        let mut m: Vec<(usize, Arc<Entities>)> =
+            m.iter().filter(|(i, _)| *i != index).cloned().collect();
+        if m.len() >= crate::facts::STORES_PER_DEVELOPER {
+            m.remove(0);
+        }
+        m.push((index, built.clone()));
         m
     });
     Ok(built)
@@ -736,4 +740,59 @@ fn explain(snap: &Snapshot, req: &Request, r: &Resolved<'_>, field: &str) -> Vec
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::facts::STORES_PER_DEVELOPER;
+    use crate::Engine;
+
+    /// A stored developer asking about many datasets keeps only the latest few entity
+    /// stores, and its answers do not change when older ones are dropped.
+    #[test]
+    fn a_developer_keeps_a_bounded_number_of_dataset_stores() {
+        let work = crate::bench::synthetic(40, 1, 3).unwrap();
+        let catalog = work.bundle.catalog.clone();
+        let engine = Engine::from_bundle(work.bundle).unwrap();
+        let scenarios: Vec<&str> = catalog.scenarios.keys().map(String::as_str).collect();
+        let facts = crate::bench::good_facts(&catalog, &scenarios, "2099-12-31");
+        engine.facts().set("dev-many", facts);
+        let scenario = scenarios[0].to_string();
+        let requests: Vec<Request> = catalog
+            .datasets
+            .iter()
+            .take(3 * STORES_PER_DEVELOPER)
+            .map(|(name, d)| Request {
+                developer: "dev-many".into(),
+                action: catalog.actions.keys().next().cloned().unwrap_or_default(),
+                dataset: name.clone(),
+                fields: d.fields.iter().take(2).map(|(f, _)| f.clone()).collect(),
+                scenario: scenario.clone(),
+                at: Some("2026-06-01".into()),
+                ..Default::default()
+            })
+            .collect();
+        assert!(requests.len() > STORES_PER_DEVELOPER);
+        let first: Vec<Decision> = requests.iter().map(|r| engine.decide(r)).collect();
+        let snap = engine.inner.current.load();
+        let dev = engine
+            .inner
+            .facts
+            .record("dev-many")
+            .unwrap()
+            .dev("dev-many", &snap)
+            .unwrap();
+        let held: Vec<usize> = dev.stores.load().iter().map(|(i, _)| *i).collect();
+        assert_eq!(held.len(), STORES_PER_DEVELOPER, "{held:?}");
+        // Asked again, in the same order: every store is rebuilt, the answers are the same.
+        for (r, before) in requests.iter().zip(&first) {
+            let mut again = engine.decide(r);
+            again.decision_id.clone_from(&before.decision_id);
+            assert_eq!(&again, before);
+            assert!(dev.stores.load().len() <= STORES_PER_DEVELOPER);
+        }
+    }
 }

@@ -32,12 +32,17 @@ pub(crate) struct Dev {
     /// What the developer-level rules said, memoized for one day (see [`Memo`]).
     pub memo: ArcSwapOption<Memo>,
     /// Entity stores holding the developer and every field of a dataset, by dataset
-    /// index, so a stored developer's requests build no entities at all.
-    pub stores: ArcSwap<FxHashMap<usize, Arc<Entities>>>,
+    /// index, so a stored developer's requests build no entities at all. The most
+    /// recently built [`STORES_PER_DEVELOPER`] are kept: each takes tens of KB, and a
+    /// developer using many datasets would otherwise grow without bound.
+    pub stores: ArcSwap<Vec<(usize, Arc<Entities>)>>,
     /// The last context built for this developer: a platform asks the same scenario,
     /// day and purpose many times.
     pub context: ArcSwapOption<ContextMemo>,
 }
+
+/// How many datasets' entity stores a developer keeps (see [`Dev::stores`]).
+pub(crate) const STORES_PER_DEVELOPER: usize = 8;
 
 /// A context and what it was built from.
 pub(crate) struct ContextMemo {
