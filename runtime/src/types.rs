@@ -272,6 +272,9 @@ pub enum ErrorCode {
     UnknownScenario,
     /// Cedar could not evaluate a policy.
     EvaluationError,
+    /// The decision log could not record the decision, and in strict mode a decision
+    /// that cannot be recorded is denied (`charter serve`).
+    LogUnavailable,
     /// Charter itself failed; a bug.
     Internal,
 }

@@ -760,7 +760,7 @@ fn strict_log_records_every_answer_and_denies_when_it_cannot() {
         .unwrap()
         .iter()
         .all(|f| f["decision"] == "deny"));
-    assert_eq!(d["errors"][0]["code"], "internal");
+    assert_eq!(d["errors"][0]["code"], "log_unavailable");
     let msg = d["errors"][0]["message"].as_str().unwrap();
     assert!(
         msg.contains("decision log cannot be written") && msg.contains("disk on fire"),

@@ -176,7 +176,7 @@ fn unrecorded(mut d: Decision, e: &LogError) -> Decision {
         f.reasons.clear();
     }
     d.errors.push(DecisionError {
-        code: ErrorCode::Internal,
+        code: ErrorCode::LogUnavailable,
         message: format!("{e}; in strict mode a decision that cannot be recorded is denied"),
         policy: None,
     });
