@@ -45,8 +45,8 @@ pub struct Loaded {
     pub time: Duration,
     /// Resident memory right after.
     pub rss_bytes: Option<u64>,
-    /// What loading did: compile a source folder, or read and validate a `bundle.json`.
-    pub what: &'static str,
+    /// Whether loading compiled a source folder (else it read a `bundle.json`).
+    pub compiled: bool,
 }
 
 impl Loaded {
@@ -54,12 +54,8 @@ impl Loaded {
     pub fn load(path: &std::path::Path, options: &crate::EngineOptions) -> Result<Loaded, String> {
         let started = Instant::now();
         let engine = Engine::load_with(path, options).map_err(|e| e.to_string())?;
-        let what = match crate::source_of(path) {
-            crate::Source::Dir(_) => "compile and index",
-            crate::Source::BundleFile(_) => "read, validate and index",
-        };
         Ok(Loaded {
-            what,
+            compiled: matches!(crate::source_of(path), crate::Source::Dir(_)),
             time: started.elapsed(),
             rss_bytes: rss_bytes(),
             engine,
@@ -436,7 +432,12 @@ pub fn run(
     );
     let scenarios = work.bundle.catalog.scenarios.len();
     let catalog = work.bundle.catalog.clone();
-    let what = work.loaded.as_ref().map_or("index", |l| l.what);
+    let compiled = work.compile_time.is_some() || work.loaded.as_ref().is_some_and(|l| l.compiled);
+    let what = match &work.loaded {
+        None => "index",
+        Some(l) if l.compiled => "compile and index",
+        Some(_) => "read, validate and index",
+    };
     let (engine, index_time, rss) = match work.loaded {
         Some(l) => (l.engine, l.time, l.rss_bytes),
         None => {
@@ -473,7 +474,6 @@ pub fn run(
         .unwrap_or_default();
     // After an in-process compile the process still holds what the compiler freed;
     // `--bundle bundle.json` measures a loaded bundle alone.
-    let compiled = work.compile_time.is_some() || what == "compile and index";
     let with_compiler = if compiled {
         " (the compiler's memory included)"
     } else {

@@ -630,7 +630,10 @@ impl Snapshot {
         }
         let dataset_fields: HashMap<usize, &HashMap<String, FieldInfo>> =
             datasets.values().map(|d| (d.index, &d.fields)).collect();
-        let mut members: HashMap<(usize, usize), Vec<u32>> = HashMap::default();
+        // Per (scenario, dataset): the member policies (the scenario's eligibility
+        // rules, then the scopes), the actions granted, the fields covered.
+        type Group = (Vec<u32>, Vec<usize>, Option<Vec<u32>>);
+        let mut groups: HashMap<(usize, usize), Group> = HashMap::default();
         for (s, d, acts, fields, policy) in &scopes {
             let listed: Option<Vec<u32>> = fields.as_ref().map(|names| {
                 names
@@ -643,37 +646,38 @@ impl Snapshot {
                     })
                     .collect()
             });
-            members
-                .entry((*s, *d))
-                .or_insert_with(|| eligibility.get(s).cloned().unwrap_or_default())
-                .push(*policy as u32);
-            let entry = scope_sets.entry((*s, *d)).or_insert_with(|| ScopeSet {
-                slot: 0,
-                actions: Vec::new(),
-                covers: Some(Vec::new()),
+            let (members, actions, covers) = groups.entry((*s, *d)).or_insert_with(|| {
+                let eligible = eligibility.get(s).cloned().unwrap_or_default();
+                (eligible, Vec::new(), Some(Vec::new()))
             });
-            entry.actions.extend(acts.iter().copied());
-            entry.actions.sort_unstable();
-            entry.actions.dedup();
-            entry.covers = match (entry.covers.take(), &listed) {
-                (Some(mut have), Some(more)) => {
-                    have.extend(more.iter().copied());
-                    have.sort_unstable();
-                    have.dedup();
-                    Some(have)
-                }
-                _ => None,
-            };
-        }
-        let mut pairs: Vec<((usize, usize), Vec<u32>)> = members.into_iter().collect();
-        pairs.sort_unstable_by_key(|(k, _)| *k);
-        for (key, mut list) in pairs {
-            list.sort_unstable();
-            list.dedup();
-            let slot = slices.add(list);
-            if let Some(entry) = scope_sets.get_mut(&key) {
-                entry.slot = slot;
+            members.push(*policy as u32);
+            actions.extend(acts.iter().copied());
+            // A scope that lists no fields covers the whole dataset.
+            match (covers.as_mut(), listed) {
+                (Some(have), Some(more)) => have.extend(more),
+                _ => *covers = None,
             }
+        }
+        let mut groups: Vec<((usize, usize), Group)> = groups.into_iter().collect();
+        groups.sort_unstable_by_key(|(k, _)| *k);
+        for (key, (mut members, mut actions, mut covers)) in groups {
+            members.sort_unstable();
+            members.dedup();
+            actions.sort_unstable();
+            actions.dedup();
+            if let Some(c) = covers.as_mut() {
+                c.sort_unstable();
+                c.dedup();
+            }
+            let slot = slices.add(members);
+            scope_sets.insert(
+                key,
+                ScopeSet {
+                    slot,
+                    actions,
+                    covers,
+                },
+            );
         }
         // A bundle that fits in the cache is parsed whole now, so no decision waits.
         if slices.stats().slices <= slice_cache {

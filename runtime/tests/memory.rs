@@ -6,10 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cap::Cap;
-use charter_compiler::synth::{generate, SynthOptions};
-use charter_compiler::Compiler;
-use charter_runtime::bench::request_mix;
-use charter_runtime::{read_bundle_file, Engine, EngineOptions};
+use charter_runtime::bench::synthetic;
+use charter_runtime::{Engine, EngineOptions};
 
 #[global_allocator]
 static ALLOCATOR: Cap<std::alloc::System> = Cap::new(std::alloc::System, usize::MAX);
@@ -21,26 +19,13 @@ fn a_loaded_bundle_holds_its_scenarios_as_text_until_decisions_need_them() {
     let dir = std::env::temp_dir().join(format!("charter-memory-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    {
-        let files = generate(&SynthOptions {
-            scenarios: SCENARIOS,
-            ..Default::default()
-        });
-        let manifest = files
-            .iter()
-            .find(|f| f.path == "charter.toml")
-            .map(|f| f.text.clone());
-        let sources = files
-            .into_iter()
-            .filter(|f| f.path != "charter.toml")
-            .map(|f| (f.path, f.text));
-        let (bundle, _) = Compiler::from_sources(manifest.as_deref(), sources)
-            .build()
-            .unwrap();
-        for (name, text) in charter_compiler::build_outputs(&bundle).unwrap() {
-            std::fs::write(dir.join(name), text).unwrap();
-        }
+    // The bench's generator: the bundle, and a request mix with its developers' facts.
+    let work = synthetic(SCENARIOS, 300, 5).unwrap();
+    for (name, text) in charter_compiler::build_outputs(&work.bundle).unwrap() {
+        std::fs::write(dir.join(name), text).unwrap();
     }
+    let (facts, requests) = (work.facts, work.requests);
+    drop(work.bundle);
     let path = dir.join("bundle.json");
 
     let before = ALLOCATOR.allocated();
@@ -61,9 +46,6 @@ fn a_loaded_bundle_holds_its_scenarios_as_text_until_decisions_need_them() {
     assert!(per_scenario < 16 * 1024, "{per_scenario} bytes a scenario");
 
     // Decisions parse what they need, and the cache stays within its capacity.
-    let bundle = read_bundle_file(&path).unwrap();
-    let (facts, requests) = request_mix(&bundle, 300, 5);
-    drop(bundle);
     for (k, v) in facts {
         engine.facts().set(k, v);
     }

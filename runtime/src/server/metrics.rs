@@ -235,33 +235,21 @@ impl Metrics {
         let sc = &status.slice_cache;
         o.push_str("# HELP charter_slice_cache_slices Per-scenario policy sets held parsed, and the most that may be.\n");
         o.push_str("# TYPE charter_slice_cache_slices gauge\n");
-        let _ = writeln!(
-            o,
-            "charter_slice_cache_slices{{state=\"resident\"}} {}",
-            sc.resident
-        );
-        let _ = writeln!(
-            o,
-            "charter_slice_cache_slices{{state=\"capacity\"}} {}",
-            sc.capacity
-        );
-        let _ = writeln!(
-            o,
-            "charter_slice_cache_slices{{state=\"total\"}} {}",
-            sc.slices
-        );
+        for (state, n) in [
+            ("resident", sc.resident),
+            ("capacity", sc.capacity),
+            ("total", sc.slices),
+        ] {
+            let _ = writeln!(o, "charter_slice_cache_slices{{state=\"{state}\"}} {n}");
+        }
         o.push_str("# HELP charter_slice_cache_lookups_total Decisions' lookups of a per-scenario set, by whether it was held (a miss parses it).\n");
         o.push_str("# TYPE charter_slice_cache_lookups_total counter\n");
-        let _ = writeln!(
-            o,
-            "charter_slice_cache_lookups_total{{result=\"hit\"}} {}",
-            sc.hits
-        );
-        let _ = writeln!(
-            o,
-            "charter_slice_cache_lookups_total{{result=\"miss\"}} {}",
-            sc.misses
-        );
+        for (result, n) in [("hit", sc.hits), ("miss", sc.misses)] {
+            let _ = writeln!(
+                o,
+                "charter_slice_cache_lookups_total{{result=\"{result}\"}} {n}"
+            );
+        }
         o.push_str("# HELP charter_slice_cache_evictions_total Per-scenario sets dropped to stay within the capacity.\n");
         o.push_str("# TYPE charter_slice_cache_evictions_total counter\n");
         let _ = writeln!(o, "charter_slice_cache_evictions_total {}", sc.evictions);
