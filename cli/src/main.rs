@@ -163,35 +163,7 @@ enum Command {
         format: Format,
     },
     /// Time decisions: p50, p99, decisions per second; `--compare` with full Cedar and Rego.
-    Bench {
-        /// A synthetic bundle of N scenarios.
-        #[arg(long, conflicts_with = "bundle")]
-        synthetic: Option<usize>,
-        /// A bundle: a source folder, a folder holding bundle.json, or bundle.json.
-        #[arg(long)]
-        bundle: Option<PathBuf>,
-        /// Requests to time (JSON lines or a JSON array); default: a generated mix.
-        #[arg(long, requires = "bundle")]
-        requests: Option<PathBuf>,
-        /// Facts for those requests.
-        #[arg(long, requires = "bundle")]
-        facts: Option<PathBuf>,
-        /// Requests in the generated mix.
-        #[arg(long, default_value_t = 1000)]
-        count: usize,
-        /// Also time the full Cedar policy set and an equivalent Rego policy (regorus).
-        #[arg(long)]
-        compare: bool,
-        /// Seconds to time the engine.
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
-        /// Seed of the request mix.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Per-scenario policy sets the engine keeps parsed (a miss parses one).
-        #[arg(long, default_value_t = charter_runtime::DEFAULT_SLICE_CACHE)]
-        slice_cache: usize,
-    },
+    Bench(runtime_cmds::BenchArgs),
     /// Run the bundle's tests through the runtime engine, with rule coverage.
     Test {
         /// The folder holding charter.toml.
@@ -227,48 +199,7 @@ enum Command {
         diff: bool,
     },
     /// Serve decisions over HTTP, recording each in the decision log.
-    Serve {
-        /// The bundle: a source folder, a folder holding bundle.json, or bundle.json.
-        #[arg(default_value = ".")]
-        bundle: PathBuf,
-        /// Address to listen on (default 127.0.0.1:8877; port 0 picks a free one).
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// The decision log, a SQLite file (default: decisions.db beside the bundle).
-        #[arg(long, conflicts_with = "no_log")]
-        log: Option<PathBuf>,
-        /// Record nothing.
-        #[arg(long)]
-        no_log: bool,
-        /// strict: answer only after the record is committed; relaxed: answer first.
-        #[arg(long, value_enum, default_value_t = serve_cmd::LogMode::Strict)]
-        log_mode: serve_cmd::LogMode,
-        /// normal: commits survive the process being killed; full: also power loss.
-        #[arg(long, value_enum, default_value_t = serve_cmd::LogSync::Normal)]
-        log_sync: serve_cmd::LogSync,
-        /// Developer facts to start the fact store with: {"dev-001": {…}, …}.
-        #[arg(long)]
-        facts: Option<PathBuf>,
-        /// Reload the bundle when its files change (a broken edit never serves).
-        #[arg(long)]
-        watch: bool,
-        /// File holding the admin bearer token (else the CHARTER_TOKEN variable).
-        #[arg(long)]
-        token_file: Option<PathBuf>,
-        /// Largest request body, in bytes.
-        #[arg(long, default_value_t = 1 << 20)]
-        max_body: usize,
-        /// Most requests in one batch call.
-        #[arg(long, default_value_t = 1000)]
-        max_batch: usize,
-        /// Per-scenario policy sets kept parsed; a decision whose set is not held parses
-        /// it (tens of µs). Lower saves memory on bundles with many scenarios.
-        #[arg(long, default_value_t = charter_runtime::DEFAULT_SLICE_CACHE)]
-        slice_cache: usize,
-        /// Async worker threads (default: one per core).
-        #[arg(long)]
-        workers: Option<usize>,
-    },
+    Serve(serve_cmd::ServeArgs),
     /// Query, verify and prune the decision log.
     Log {
         #[command(subcommand)]
@@ -348,27 +279,7 @@ fn main() -> ExitCode {
             at,
             format,
         } => runtime_cmds::sweep(&bundle, &facts, at.as_deref(), format),
-        Command::Bench {
-            synthetic,
-            bundle,
-            requests,
-            facts,
-            count,
-            compare,
-            seconds,
-            seed,
-            slice_cache,
-        } => runtime_cmds::bench(runtime_cmds::BenchArgs {
-            synthetic,
-            bundle,
-            requests,
-            facts,
-            count,
-            compare,
-            seconds,
-            seed,
-            slice_cache,
-        }),
+        Command::Bench(args) => runtime_cmds::bench(args),
         Command::Test {
             dir,
             format,
@@ -385,35 +296,7 @@ fn main() -> ExitCode {
             fail_on_empty,
         }),
         Command::Fmt { paths, check, diff } => fmt::fmt(&fmt::FmtArgs { paths, check, diff }),
-        Command::Serve {
-            bundle,
-            listen,
-            log,
-            no_log,
-            log_mode,
-            log_sync,
-            facts,
-            watch,
-            token_file,
-            max_body,
-            max_batch,
-            slice_cache,
-            workers,
-        } => serve_cmd::serve(serve_cmd::ServeArgs {
-            bundle,
-            listen,
-            log,
-            no_log,
-            log_mode,
-            log_sync,
-            facts,
-            watch,
-            token_file,
-            max_body,
-            max_batch,
-            slice_cache,
-            workers,
-        }),
+        Command::Serve(args) => serve_cmd::serve(args),
         Command::Log { command } => match command {
             LogCommand::Query {
                 log,

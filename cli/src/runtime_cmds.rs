@@ -137,24 +137,34 @@ pub fn sweep(bundle: &Path, facts: &Path, at: Option<&str>, format: Format) -> u
 }
 
 /// Options of `charter bench`.
+#[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Scenarios of a synthetic bundle.
+    /// A synthetic bundle of N scenarios.
+    #[arg(long, conflicts_with = "bundle")]
     pub synthetic: Option<usize>,
-    /// A bundle.
+    /// A bundle: a source folder, a folder holding bundle.json, or bundle.json.
+    #[arg(long)]
     pub bundle: Option<PathBuf>,
-    /// Requests, JSON lines or a JSON array.
+    /// Requests to time (JSON lines or a JSON array); default: a generated mix.
+    #[arg(long, requires = "bundle")]
     pub requests: Option<PathBuf>,
-    /// Facts for the requests.
+    /// Facts for those requests.
+    #[arg(long, requires = "bundle")]
     pub facts: Option<PathBuf>,
-    /// Requests to generate.
+    /// Requests in the generated mix.
+    #[arg(long, default_value_t = 1000)]
     pub count: usize,
-    /// Compare with the full Cedar set and Rego.
+    /// Also time the full Cedar policy set and an equivalent Rego policy (regorus).
+    #[arg(long)]
     pub compare: bool,
     /// Seconds to time the engine.
+    #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
-    /// Seed.
+    /// Seed of the request mix.
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Per-scenario sets kept parsed.
+    /// Per-scenario policy sets the engine keeps parsed (a miss parses one).
+    #[arg(long, default_value_t = charter_runtime::DEFAULT_SLICE_CACHE)]
     pub slice_cache: usize,
 }
 

@@ -46,19 +46,47 @@ pub enum LogSync {
 }
 
 /// The options of `charter serve`.
+#[derive(clap::Args)]
 pub struct ServeArgs {
+    /// The bundle: a source folder, a folder holding bundle.json, or bundle.json.
+    #[arg(default_value = ".")]
     pub bundle: PathBuf,
+    /// Address to listen on (default 127.0.0.1:8877; port 0 picks a free one).
+    #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// The decision log, a SQLite file (default: decisions.db beside the bundle).
+    #[arg(long, conflicts_with = "no_log")]
     pub log: Option<PathBuf>,
+    /// Record nothing.
+    #[arg(long)]
     pub no_log: bool,
+    /// strict: answer only after the record is committed; relaxed: answer first.
+    #[arg(long, value_enum, default_value_t = LogMode::Strict)]
     pub log_mode: LogMode,
+    /// normal: commits survive the process being killed; full: also power loss.
+    #[arg(long, value_enum, default_value_t = LogSync::Normal)]
     pub log_sync: LogSync,
+    /// Developer facts to start the fact store with: {"dev-001": {…}, …}.
+    #[arg(long)]
     pub facts: Option<PathBuf>,
+    /// Reload the bundle when its files change (a broken edit never serves).
+    #[arg(long)]
     pub watch: bool,
+    /// File holding the admin bearer token (else the CHARTER_TOKEN variable).
+    #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
     pub max_body: usize,
+    /// Most requests in one batch call.
+    #[arg(long, default_value_t = 1000)]
     pub max_batch: usize,
+    /// Per-scenario policy sets kept parsed; a decision whose set is not held parses
+    /// it (tens of µs). Lower saves memory on bundles with many scenarios.
+    #[arg(long, default_value_t = charter_runtime::DEFAULT_SLICE_CACHE)]
     pub slice_cache: usize,
+    /// Async worker threads (default: one per core).
+    #[arg(long)]
     pub workers: Option<usize>,
 }
 
