@@ -12,9 +12,13 @@
  * file, runs the corpus and parses every `.charter` file of the repository.
  *
  * Where the two differ, and why:
- * - pest parses one declaration at a time (the compiler cuts a file into declarations
- *   first); here `source_file` is the sequence of declarations, which accepts the same files
- *   because every declaration starts with its own keyword.
+ * - pest parses one declaration at a time: the compiler first cuts a file into declarations
+ *   at each line whose first word is a declaration keyword, when that line is outside braces
+ *   or starts in the first column. Here `source_file` is the sequence of declarations, which
+ *   accepts the same files, layout aside: two declarations on one line, or a statement such
+ *   as `domain 金融` in the first column inside a scenario, are errors for the compiler and
+ *   not here. An editor is better served by the forgiving reading; `charter fmt` never
+ *   writes either.
  * - Keywords: pest ends each keyword at `!XID_CONTINUE` and lets any keyword but the seven
  *   reserved words (`and or not contains in true false`) be an identifier. Here keywords are
  *   contextual through `word`, and the seven are `reserved`, which gives the same language.
