@@ -1,5 +1,5 @@
-; Text objects for Helix: `maf`/`mif` select a declaration (a "function" in Helix's words),
-; `mac`/`mic` a comment, `mat`/`mit` a test.
+; Text objects for Helix: `maf` selects a declaration (a "function" in Helix's words),
+; `mac`/`mic` a comment, `maT` a test.
 
 [
   (grades_decl)
