@@ -26,10 +26,12 @@ impl zed::Extension for CharterExtension {
         let command = match path.or_else(|| worktree.which("charter")) {
             Some(command) => command,
             None => {
-                return Err("cannot find `charter` on PATH: install it with `cargo install \
+                return Err(
+                    "cannot find `charter` on PATH: install it with `cargo install \
                             --path cli` in the Charter repository, or set \
                             `lsp.charter.binary.path` in Zed's settings"
-                    .to_string())
+                        .to_string(),
+                )
             }
         };
         let args = binary
