@@ -12,7 +12,7 @@ use charter_runtime::log::{
     self, format_ms, now_ms, parse_instant, parse_span, Durability, Filter, LogConfig, Record,
     SyncMode,
 };
-use charter_runtime::server::{shutdown_signal, Server, ServerConfig, DEFAULT_PORT};
+use charter_runtime::server::{shutdown_signal, FactsFrom, Server, ServerConfig, DEFAULT_PORT};
 use charter_runtime::{source_of, Engine, ReloadEvent, Source};
 use clap::ValueEnum;
 
@@ -45,6 +45,17 @@ pub enum LogSync {
     Full,
 }
 
+/// Where decisions take developer facts from, as the command line spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FactsFromArg {
+    /// The fact store only; inline facts need the admin or the facts token.
+    Store,
+    /// The request only; the fact store is not used.
+    Request,
+    /// Inline facts replace stored ones for that decision (trusted callers only).
+    Either,
+}
+
 /// The options of `charter serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -72,6 +83,17 @@ pub struct ServeArgs {
     /// Reload the bundle when its files change (a broken edit never serves).
     #[arg(long)]
     pub watch: bool,
+    /// Where decisions take developer facts from: store (default when `--facts` or a
+    /// token is given), request (default otherwise), or either.
+    #[arg(long, value_enum)]
+    pub facts_from: Option<FactsFromArg>,
+    /// File holding a token that may only carry inline facts in store mode (else the
+    /// CHARTER_FACTS_TOKEN variable).
+    #[arg(long)]
+    pub facts_token_file: Option<PathBuf>,
+    /// Most names in one request's `fields`.
+    #[arg(long, default_value_t = charter_runtime::server::DEFAULT_MAX_FIELDS)]
+    pub max_fields: usize,
     /// File holding the admin bearer token (else the CHARTER_TOKEN variable).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
@@ -104,13 +126,13 @@ pub fn default_log_path(bundle: &Path) -> PathBuf {
         .join("decisions.db")
 }
 
-fn token(args: &ServeArgs) -> Result<Option<String>, String> {
-    if let Some(path) = &args.token_file {
+fn token(file: Option<&Path>, var: &str) -> Result<Option<String>, String> {
+    if let Some(path) = file {
         return std::fs::read_to_string(path)
             .map(|t| Some(t.trim().to_string()))
             .map_err(|e| format!("cannot read the token file `{}`: {e}", path.display()));
     }
-    Ok(std::env::var("CHARTER_TOKEN")
+    Ok(std::env::var(var)
         .ok()
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty()))
@@ -151,13 +173,35 @@ pub fn serve(args: ServeArgs) -> u8 {
             eprintln!("charter serve: reload failed, the running bundle keeps serving: {error}");
         }
     });
-    let token = match token(&args) {
+    let token = match token(args.token_file.as_deref(), "CHARTER_TOKEN") {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
+    let facts_token = match token(args.facts_token_file.as_deref(), "CHARTER_FACTS_TOKEN") {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    // One source of truth for facts: the store when there is one (facts loaded, or a
+    // token that can write them), else the request.
+    let facts_from = match args.facts_from {
+        Some(FactsFromArg::Store) => FactsFrom::Store,
+        Some(FactsFromArg::Request) => FactsFrom::Request,
+        Some(FactsFromArg::Either) => FactsFrom::Either,
+        None if args.facts.is_some() || token.is_some() => FactsFrom::Store,
+        None => FactsFrom::Request,
+    };
+    if facts_from == FactsFrom::Request && args.facts.is_some() {
+        eprintln!(
+            "error: `--facts` fills the fact store, which `--facts-from request` does not use"
+        );
+        return 2;
+    }
     let log = (!args.no_log).then(|| {
         let mut c = LogConfig::new(
             args.log
@@ -195,6 +239,9 @@ pub fn serve(args: ServeArgs) -> u8 {
         max_batch: args.max_batch,
         log: log.clone(),
         watch: args.watch,
+        facts_from,
+        facts_token,
+        max_fields: args.max_fields,
         ..ServerConfig::default()
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
@@ -223,11 +270,12 @@ pub fn serve(args: ServeArgs) -> u8 {
                 None => "no decision log".to_string(),
             };
             eprintln!(
-            "charter serve: listening on http://{addr} — bundle {} {} ({}); {log_line}; admin {}{}",
+            "charter serve: listening on http://{addr} — bundle {} {} ({}); {log_line}; admin {}; facts from {}{}",
             bundle.name,
             bundle.version,
             bundle.hash,
             if has_token { "on" } else { "off (no token)" },
+            facts_from.as_str(),
             if args.watch { "; watching for changes" } else { "" }
         );
             let _ = std::io::stderr().flush();

@@ -246,3 +246,45 @@ fn bench_runs_on_the_zhenjiang_bundle() {
     assert!(last.starts_with("speedup_vs_full_cedar="), "{out}");
     assert!(out.contains("same answers 50/50"), "{out}");
 }
+
+/// `charter decide` reads a request as a JSON object only: the positional array form,
+/// consent as an array and a fact written twice are invalid requests (deny, exit 1).
+#[test]
+fn decide_refuses_lenient_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "positional",
+            r#"["bank-001","privacy_compute","tax.enterprise_tax",[],"普惠金融"]"#,
+            "expected a JSON object",
+        ),
+        (
+            "consent",
+            r#"{"developer":"bank-001","action":"privacy_compute","dataset":"tax.enterprise_tax","scenario":"普惠金融","consent":[true,"SQ-1"]}"#,
+            "expected a JSON object",
+        ),
+        (
+            "duplicate",
+            r#"{"developer":"bank-001","action":"privacy_compute","dataset":"tax.enterprise_tax","scenario":"普惠金融","facts":{"developer":{"warnings":0,"warnings":1}}}"#,
+            "duplicate fact `warnings`",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let file = dir.path().join(format!("{name}.json"));
+        std::fs::write(&file, text).unwrap();
+        let (status, out, err) = charter(&[
+            "decide",
+            "--bundle",
+            "policies",
+            "--format",
+            "json",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(status, 1, "{name}: {err}");
+        let d: Json = serde_json::from_str(&out).unwrap();
+        assert_eq!(d["decision"], "deny", "{name}");
+        assert_eq!(d["errors"][0]["code"], "invalid_request", "{name}");
+        let m = d["errors"][0]["message"].as_str().unwrap();
+        assert!(m.contains(needle), "{name}: {m}");
+    }
+}

@@ -382,3 +382,82 @@ fn serve_refuses_to_start_on_bad_input() {
     assert!(err.contains("loopback"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// One HTTP/1.1 exchange on a fresh connection: the status and the body.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// `--facts` makes the store the one source of facts: a request carrying them is refused
+/// without a token scoped to supply them and taken with one; `--facts-from request`
+/// with `--facts` is a usage error.
+#[test]
+fn serve_takes_facts_from_one_source() {
+    let dir = temp("facts-from");
+    let token = "facts-token-0123456789abcdef";
+    let token_file = dir.join("facts-token");
+    std::fs::write(&token_file, token).unwrap();
+    let (mut child, addr) = serve(
+        &dir.join("decisions.db"),
+        &["--facts-token-file", token_file.to_str().unwrap()],
+    );
+    let inline =
+        std::fs::read_to_string(root().join("examples/requests/05_deny_exit.json")).unwrap();
+    let (status, body) = http(&addr, "POST", "/v1/decide", &[], &inline);
+    assert_eq!(status, 403, "{body}");
+    let e: Json = serde_json::from_str(&body).unwrap();
+    assert_eq!(e["error"]["code"], "inline_facts_refused");
+    assert_eq!(e["error"]["field"], "facts.developer");
+    let auth = format!("Bearer {token}");
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/v1/decide",
+        &[("authorization", &auth)],
+        &inline,
+    );
+    assert_eq!(status, 200, "{body}");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let (code, _, err) = run(charter().args([
+        "serve",
+        "policies",
+        "--no-log",
+        "--listen",
+        "127.0.0.1:0",
+        "--facts",
+        "examples/requests/facts.json",
+        "--facts-from",
+        "request",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--facts-from request"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -21,7 +21,8 @@ use crate::facts::{developer, ContextMemo, Dev, FactStore, Memo};
 use crate::snapshot::{ActionInfo, DatasetInfo, FieldInfo, ScenarioInfo, Snapshot};
 use crate::time::{format_day, parse_at, today};
 use crate::types::{
-    Decision, DecisionError, Effect, ErrorCode, FieldDecision, Reason, Request, WhyNot, WhyNotCode,
+    Consent, Decision, DecisionError, Effect, ErrorCode, FieldDecision, Reason, Request, WhyNot,
+    WhyNotCode, UNKNOWN_FIELDS_NAMED,
 };
 
 /// How a decision is evaluated. The engine always slices; the others exist to compare.
@@ -114,6 +115,20 @@ pub(crate) fn resolve<'s>(
     req: &Request,
 ) -> (Option<Resolved<'s>>, Vec<DecisionError>, i64) {
     let mut errors = Vec::new();
+    // An empty id names nobody: with inline facts it would otherwise be decided.
+    for (name, value) in [
+        ("developer", &req.developer),
+        ("action", &req.action),
+        ("dataset", &req.dataset),
+        ("scenario", &req.scenario),
+    ] {
+        if value.trim().is_empty() {
+            errors.push(DecisionError::new(
+                ErrorCode::InvalidRequest,
+                format!("`{name}` is empty"),
+            ));
+        }
+    }
     let offset = snap.catalog.utc_offset_minutes;
     let day = match &req.at {
         None => today(offset),
@@ -153,17 +168,45 @@ pub(crate) fn resolve<'s>(
                 req.fields.iter().collect()
             };
             let mut seen = rustc_hash::FxHashSet::default();
+            // Unknown names are reported once, as a count and the first few: an answer
+            // (and its log row) must not grow with every name a request invents.
+            let mut unknown: Vec<&str> = Vec::new();
+            let mut unknown_count = 0usize;
             for name in names {
                 if !seen.insert(name.as_str()) {
                     continue;
                 }
                 match d.fields.get(name.as_str()) {
                     Some(f) => fields.push((name.clone(), f)),
-                    None => errors.push(DecisionError::new(
-                        ErrorCode::UnknownField,
-                        format!("`{name}` is not a field of dataset `{}`", req.dataset),
-                    )),
+                    None => {
+                        unknown_count += 1;
+                        if unknown.len() < UNKNOWN_FIELDS_NAMED {
+                            unknown.push(name.as_str());
+                        }
+                    }
                 }
+            }
+            if unknown_count > 0 {
+                let named = unknown
+                    .iter()
+                    .map(|n| format!("`{}`", crate::types::clip(n, 64)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let message = if unknown_count == 1 {
+                    format!("{named} is not a field of dataset `{}`", req.dataset)
+                } else if unknown_count <= unknown.len() {
+                    format!(
+                        "{unknown_count} names are not fields of dataset `{}`: {named}",
+                        req.dataset
+                    )
+                } else {
+                    format!(
+                        "{unknown_count} names are not fields of dataset `{}`: {named} and {} more",
+                        req.dataset,
+                        unknown_count - unknown.len()
+                    )
+                };
+                errors.push(DecisionError::new(ErrorCode::UnknownField, message));
             }
             if fields.is_empty() && errors.is_empty() {
                 errors.push(DecisionError::new(
@@ -212,7 +255,7 @@ pub(crate) fn resolve<'s>(
                 dataset,
                 fields,
                 day,
-                consent: req.consent.as_ref().is_some_and(|c| c.granted),
+                consent: req.consent.as_ref().is_some_and(Consent::counts),
                 developer,
                 in_scenario,
                 stored,
@@ -243,7 +286,13 @@ pub(crate) fn decide(
         action: req.action.clone(),
         dataset: req.dataset.clone(),
         scenario: req.scenario.clone(),
-        day: format_day(day),
+        // An `at` that is not a time is named as given, not replaced by today's date.
+        day: match &req.at {
+            Some(at) if errors.iter().any(|e| e.code == ErrorCode::InvalidTime) => {
+                crate::types::clip(at, 64).to_string()
+            }
+            _ => format_day(day),
+        },
         fields: Vec::new(),
         reasons: Vec::new(),
         notices: Vec::new(),

@@ -65,6 +65,19 @@ pub enum LoadError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Compiler(#[from] charter_compiler::LoadError),
+    /// Loading failed inside Charter itself (a panic while compiling): a bug, reported
+    /// like any failed load, so the running bundle keeps serving.
+    #[error("loading `{}` failed inside charter: {message}", path.display())]
+    #[diagnostic(
+        code(charter::runtime::crashed),
+        help("this is a bug in charter; the running bundle keeps serving. Please report it with the bundle")
+    )]
+    Crashed {
+        /// The source.
+        path: PathBuf,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// A problem with the fact store or the watcher.

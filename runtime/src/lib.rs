@@ -58,7 +58,7 @@ pub use bundle_file::{content_hash, read_bundle_file};
 pub use decide::{decision_id, Evaluation};
 pub use error::{EngineError, LoadError};
 pub use facts::{read_facts_file, FactStore, Facts};
-pub use reload::{Watcher, DEBOUNCE};
+pub use reload::{Watcher, COMPILE_STACK, DEBOUNCE};
 pub use slices::{SliceCacheStats, DEFAULT_SLICE_CACHE};
 pub use types::*;
 
@@ -215,7 +215,15 @@ pub fn compile_dir(dir: &Path) -> Result<CompiledBundle, LoadError> {
 
 /// Loads a source into a snapshot: a folder is compiled (and so validated by the
 /// compiler); a `bundle.json` has its hash checked and its Cedar validated.
+///
+/// Runs on a thread of its own with a [`reload::COMPILE_STACK`] stack, a panic caught:
+/// a hostile or broken source fails the load, it never takes the process down.
 fn load_snapshot(source: &Source, slice_cache: usize) -> Result<Snapshot, LoadError> {
+    let owned = source.clone();
+    reload::guarded(source, move || load_snapshot_here(&owned, slice_cache))
+}
+
+fn load_snapshot_here(source: &Source, slice_cache: usize) -> Result<Snapshot, LoadError> {
     match source {
         Source::Dir(d) => Snapshot::build_checked(compile_dir(d)?, false, slice_cache),
         Source::BundleFile(f) => Snapshot::build_checked(read_bundle_file(f)?, true, slice_cache),
@@ -473,6 +481,10 @@ impl Inner {
 
     fn install(&self, snap: Snapshot) -> ReloadEvent {
         let event = if snap.bundle.hash == self.current.load().bundle.hash {
+            // The source is good again (and is what serves): an earlier failure is stale.
+            if let Ok(mut c) = self.counters.lock() {
+                c.last_error = None;
+            }
             ReloadEvent::Unchanged {
                 hash: snap.bundle.hash.clone(),
             }

@@ -9,8 +9,49 @@ use std::time::Duration;
 use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
 
-use crate::error::EngineError;
+use crate::error::{EngineError, LoadError};
 use crate::{Inner, Source};
+
+/// The stack of the thread every load and compile runs on: the compiler recurses on
+/// nested expressions, and a thread's default (2 MiB, 8 MiB for `main`) is too little
+/// for hostile nesting that the parser's depth limit would otherwise have to catch.
+pub const COMPILE_STACK: usize = 64 << 20;
+
+/// Runs `load` (a compile, a read of `bundle.json`) on a fresh thread with a
+/// [`COMPILE_STACK`] stack and catches a panic in it, so whatever the source holds, the
+/// caller gets a `Result`: a failed load, never a dead process or watcher.
+pub(crate) fn guarded<T: Send + 'static>(
+    source: &Source,
+    load: impl FnOnce() -> Result<T, LoadError> + Send + 'static,
+) -> Result<T, LoadError> {
+    let path = match source {
+        Source::Dir(p) | Source::BundleFile(p) => p.clone(),
+    };
+    let crashed = |message: String| LoadError::Crashed {
+        path: path.clone(),
+        message,
+    };
+    let handle = std::thread::Builder::new()
+        .name("charter-compile".into())
+        .stack_size(COMPILE_STACK)
+        .spawn(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)))
+        .map_err(|e| crashed(format!("cannot start the compile thread: {e}")))?;
+    match handle.join() {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) | Err(panic) => Err(crashed(panic_message(panic.as_ref()))),
+    }
+}
+
+/// The text of a panic's payload.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        format!("panicked: {s}")
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        format!("panicked: {s}")
+    } else {
+        "panicked".to_string()
+    }
+}
 
 /// How long the watcher waits for writes to settle before rebuilding.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -126,4 +167,33 @@ pub(crate) fn watch(inner: Weak<Inner>, source: Source) -> Result<Watcher, Engin
     Ok(Watcher {
         _debouncer: debouncer,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// A panic in a load is a failed load naming the panic, not a dead caller; the
+    /// load runs with the large stack.
+    #[test]
+    fn a_panic_while_loading_is_a_failed_load() {
+        let source = Source::Dir(PathBuf::from("x"));
+        let r: Result<(), LoadError> = guarded(&source, || panic!("boom"));
+        match r {
+            Err(LoadError::Crashed { message, .. }) => assert!(message.contains("boom")),
+            other => panic!("{other:?}"),
+        }
+        // Recursion far past a default 2 MiB thread stack.
+        fn depth(n: u32) -> u32 {
+            let pad = std::hint::black_box([0u8; 1024]);
+            if n == 0 {
+                u32::from(pad[0])
+            } else {
+                depth(n - 1) + u32::from(pad[1])
+            }
+        }
+        let r = guarded(&source, || Ok(depth(16_000)));
+        assert_eq!(r.unwrap(), 0);
+    }
 }

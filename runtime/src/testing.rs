@@ -345,7 +345,13 @@ impl Run<'_> {
             purpose: None,
             consent: d.consent.as_ref().map(|r| Consent {
                 granted: true,
-                reference: r.as_ref().map(|s| s.value.clone()),
+                // `with consent` without a reference still means consent was given; the
+                // engine counts consent only with a reference, so the test supplies one.
+                reference: Some(
+                    r.as_ref()
+                        .map(|s| s.value.clone())
+                        .unwrap_or_else(|| "test".to_string()),
+                ),
             }),
             facts: Some(RequestFacts {
                 developer: Some(facts),

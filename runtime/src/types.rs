@@ -1,15 +1,87 @@
-//! The request and decision types: the JSON the CLI reads and writes now and an HTTP
-//! server will speak later.
+//! The request and decision types: the JSON `charter decide` and `charter serve` read
+//! and write.
+//!
+//! Requests are read strictly: a request, its consent and its facts are JSON objects
+//! only (serde would otherwise also read a struct from an array of its fields in
+//! order, which no client means), unknown keys are errors, and a key written twice,
+//! in the request or among its facts, is an error naming it rather than last-wins.
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value as Json};
+
+/// Implements `Deserialize` for a type whose derive is `#[serde(remote = "Self")]`,
+/// accepting a JSON object only (never the array form serde's derive also takes).
+macro_rules! object_only {
+    ($ty:ident, $what:literal) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str(concat!("a JSON object (", $what, ")"))
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<$ty, A::Error> {
+                        $ty::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                $ty::serialize(self, s)
+            }
+        }
+    };
+}
+
+object_only!(Request, "a request");
+object_only!(Consent, "`granted` and `reference`");
+object_only!(RequestFacts, "`developer`");
+
+/// Facts read strictly: a JSON object whose keys are each written once. A key written
+/// twice is an error naming it (`duplicate fact `x``), never silently last-wins.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StrictFacts(pub Map<String, Json>);
+
+impl<'de> Deserialize<'de> for StrictFacts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrictFacts;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object of facts")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictFacts, A::Error> {
+                let mut out = Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if out.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!(
+                            "duplicate fact `{key}`: each fact is written once"
+                        )));
+                    }
+                    let value: Json = map.next_value()?;
+                    out.insert(key, value);
+                }
+                Ok(StrictFacts(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn strict_facts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Map<String, Json>>, D::Error> {
+    Option::<StrictFacts>::deserialize(d).map(|f| f.map(|f| f.0))
+}
 
 /// One question from the operation platform: may `developer` do `action` on `fields` of
 /// `dataset` in `scenario` at `at`?
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Request {
     /// The developer's id, as the fact store and the facts know it.
     pub developer: String,
@@ -39,21 +111,39 @@ pub struct Request {
 
 /// The data subject's authorization.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Consent {
     /// Whether it was granted.
     pub granted: bool,
-    /// The reference of the authorization record (kept with the decision).
+    /// The reference of the authorization record (kept with the decision). Consent
+    /// without a non-empty reference does not count: see [`Consent::counts`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
 }
 
+impl Consent {
+    /// Whether this consent counts as the data subject's authorization: granted, and
+    /// with a non-empty reference to the authorization record (Art. 20 requires the
+    /// record; a grant nobody can trace is no grant).
+    pub fn counts(&self) -> bool {
+        self.granted
+            && self
+                .reference
+                .as_deref()
+                .is_some_and(|r| !r.trim().is_empty())
+    }
+}
+
 /// Facts a request carries.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct RequestFacts {
     /// The developer's facts, by the names the bundle declares (`agreement_expires`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict_facts"
+    )]
     pub developer: Option<Map<String, Json>>,
 }
 
@@ -397,4 +487,16 @@ pub struct SweepReport {
     pub errors: Vec<DecisionError>,
     /// The bundle.
     pub bundle: BundleRef,
+}
+
+/// How many unknown field names a decision names; the rest are counted, so the answer
+/// and its log row stay the size of the decision, not of the request.
+pub const UNKNOWN_FIELDS_NAMED: usize = 10;
+
+/// The first `max_chars` characters of `s`, for echoing user input in a message.
+pub(crate) fn clip(s: &str, max_chars: usize) -> &str {
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => s.get(..i).unwrap_or(s),
+        None => s,
+    }
 }

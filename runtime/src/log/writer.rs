@@ -145,6 +145,8 @@ enum Job {
         entries: Vec<Entry>,
         done: Option<Reply>,
     },
+    /// A test write, rolled back: whether the log can take a record now.
+    Probe(Reply),
     Stop(oneshot::Sender<()>),
 }
 
@@ -291,6 +293,10 @@ impl DecisionLog {
     /// Records decisions. Strict: returns once they are committed, or with the error that
     /// kept them out. Relaxed: returns once they are queued.
     pub async fn record(&self, entries: Vec<Entry>) -> Result<(), LogError> {
+        // Nothing to commit: a strict waiter would wait for a commit that never comes.
+        if entries.is_empty() {
+            return Ok(());
+        }
         let n = entries.len() as i64;
         match self.config.durability {
             Durability::Relaxed => {
@@ -328,6 +334,9 @@ impl DecisionLog {
 
     /// [`DecisionLog::record`] for callers outside an async runtime.
     pub fn record_blocking(&self, entries: Vec<Entry>) -> Result<(), LogError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let n = entries.len() as i64;
         self.shared.depth.fetch_add(n, Ordering::Relaxed);
         let (done, wait) = match self.config.durability {
@@ -347,6 +356,24 @@ impl DecisionLog {
                 message: message.to_string(),
             }),
             Some(Err(_)) => Err(LogError::Closed),
+        }
+    }
+
+    /// Checks that the log can take a record now: the writer inserts a probe record and
+    /// rolls it back, between two commits. A success marks the log healthy again (and
+    /// clears its last error), so readiness recovers without waiting for a decision to
+    /// commit; a failure marks it unhealthy. Nothing is ever kept in the file.
+    pub async fn probe(&self) -> Result<(), LogError> {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Job::Probe(done)).await.is_err() {
+            return Err(LogError::Closed);
+        }
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(LogError::Write {
+                message: message.to_string(),
+            }),
+            Err(_) => Err(LogError::Closed),
         }
     }
 
@@ -419,6 +446,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, shared: &Shared, max_b
     let mut unanswered = 0usize;
     while let Some(first) = rx.blocking_recv() {
         let mut stop = None;
+        let mut probes: Vec<Reply> = Vec::new();
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
@@ -432,6 +460,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, shared: &Shared, max_b
                     }
                     entries.append(&mut e);
                 }
+                Job::Probe(reply) => probes.push(reply),
                 Job::Stop(ack) => {
                     stop = Some(ack);
                     break;
@@ -440,6 +469,16 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, shared: &Shared, max_b
             if entries.len() < max_batch {
                 next = rx.try_recv().ok();
             }
+        }
+        // A strict job with no entry has nothing to wait for (`record` answers those
+        // itself; this keeps a waiter from hanging if one ever gets here).
+        if entries.is_empty() {
+            for r in replies.drain(..) {
+                let _ = r.send(Ok(()));
+            }
+        }
+        for reply in probes.drain(..) {
+            let _ = reply.send(probe(&mut conn, shared));
         }
         if !entries.is_empty() {
             let n = entries.len();
@@ -496,6 +535,52 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, shared: &Shared, max_b
     }
     // Later senders find the channel closed and fail with `LogError::Closed`.
     rx.close();
+}
+
+/// A test insert, rolled back, that updates the log's health either way.
+fn probe(conn: &mut Connection, shared: &Shared) -> Result<(), Arc<str>> {
+    let result = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .and_then(|tx| {
+            store::append(
+                &tx,
+                std::iter::once(NewRecord {
+                    kind: RecordKind::Decision,
+                    id: "probe",
+                    ts: 0,
+                    developer: "",
+                    action: "",
+                    dataset: "",
+                    scenario: "",
+                    decision: "deny",
+                    request: "",
+                    answer: "",
+                    bundle_version: "",
+                    bundle_hash: "",
+                }),
+            )?;
+            // Dropping the transaction would roll back too; saying so is clearer.
+            tx.rollback()
+        });
+    match result {
+        Ok(()) => {
+            if !shared.healthy.swap(true, Ordering::Relaxed) {
+                if let Ok(mut e) = shared.last_error.lock() {
+                    *e = None;
+                }
+                tracing::info!("charter: the decision log can be written again (probe)");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let message = e.to_string();
+            shared.healthy.store(false, Ordering::Relaxed);
+            if let Ok(mut last) = shared.last_error.lock() {
+                *last = Some(message.clone());
+            }
+            Err(Arc::from(message))
+        }
+    }
 }
 
 fn commit(conn: &mut Connection, entries: &[Entry]) -> rusqlite::Result<()> {

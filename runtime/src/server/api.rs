@@ -18,14 +18,14 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
-use super::auth::authorize;
+use super::auth::{authorize, may_supply_facts};
 use super::body::{parse, read_bytes};
 use super::error::ApiError;
 use super::metrics::Endpoint;
-use super::{AppState, OPENAPI};
+use super::{AppState, FactsFrom, OPENAPI};
 use crate::history::RollbackError;
 use crate::log::{format_ms, now_ms, Durability, Entry, LogError};
-use crate::types::{Decision, DecisionError, Effect, ErrorCode, Request};
+use crate::types::{Decision, DecisionError, Effect, ErrorCode, Request, StrictFacts};
 use crate::{EngineError, ReloadEvent};
 
 type St = State<Arc<AppState>>;
@@ -33,6 +33,9 @@ type St = State<Arc<AppState>>;
 /// Batches larger than this are decided on the blocking pool, so one big batch does not
 /// hold an async worker (and every connection it serves) for milliseconds.
 const INLINE_BATCH: usize = 32;
+
+/// How long `/readyz` waits for a probe of an unhealthy log.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -100,21 +103,104 @@ async fn read<T: serde::de::DeserializeOwned>(
     parse(&bytes)
 }
 
-/// Checks what the runtime would only report inside a deny: a malformed `at` is the
-/// client's mistake, so it is a 400 naming the field.
-fn check_request(req: &Request, prefix: &str) -> Result<(), ApiError> {
+/// Checks what the runtime would only report inside a deny, and what the server does
+/// not take at all: empty ids, consent without a reference, too many fields, a
+/// malformed `at`, and inline facts the deployment does not take from this caller. The
+/// client's mistake is a 4xx naming the field (`prefix` is `requests[3].` in a batch).
+fn check_request(
+    s: &AppState,
+    headers: &HeaderMap,
+    req: &Request,
+    prefix: &str,
+) -> Result<(), ApiError> {
+    for (name, value) in [
+        ("developer", &req.developer),
+        ("action", &req.action),
+        ("dataset", &req.dataset),
+        ("scenario", &req.scenario),
+    ] {
+        if value.trim().is_empty() {
+            return Err(ApiError::invalid(
+                format!("{prefix}{name}"),
+                format!("`{name}` is empty: name one"),
+            ));
+        }
+    }
+    if req.fields.len() > s.max_fields {
+        return Err(ApiError::invalid(
+            format!("{prefix}fields"),
+            format!(
+                "the request names {} fields; the server takes at most {} (`--max-fields`)",
+                req.fields.len(),
+                s.max_fields
+            ),
+        ));
+    }
+    if let Some(i) = req.fields.iter().position(|f| f.trim().is_empty()) {
+        return Err(ApiError::invalid(
+            format!("{prefix}fields[{i}]"),
+            "a field name is empty",
+        ));
+    }
+    if let Some(c) = &req.consent {
+        if c.granted && !c.counts() {
+            return Err(ApiError::invalid(
+                format!("{prefix}consent.reference"),
+                "consent needs the `reference` of its authorization record (Art. 20); \
+                 granted consent without one is not consent",
+            ));
+        }
+    }
     if let Some(at) = &req.at {
         if crate::time::parse_at(at, 0).is_none() {
             return Err(ApiError::invalid(
                 format!("{prefix}at"),
                 format!(
-                    "`{at}` is not a time: write RFC 3339 with an offset \
-                     (`2026-06-01T09:00:00+08:00`) or a date (`2026-06-01`)"
+                    "`{}` is not a time: write RFC 3339 with an offset \
+                     (`2026-06-01T09:00:00+08:00`) or a date (`2026-06-01`)",
+                    crate::types::clip(at, 64)
                 ),
             ));
         }
     }
-    Ok(())
+    let inline = req.facts.as_ref().and_then(|f| f.developer.as_ref());
+    check_inline_facts(
+        s,
+        headers,
+        inline.is_some(),
+        &format!("{prefix}facts.developer"),
+    )
+}
+
+/// Applies the deployment's facts mode to a request that does or does not carry facts.
+fn check_inline_facts(
+    s: &AppState,
+    headers: &HeaderMap,
+    inline: bool,
+    field: &str,
+) -> Result<(), ApiError> {
+    match (s.facts_from, inline) {
+        (FactsFrom::Store, true)
+            if !may_supply_facts(s.token.as_ref(), s.facts_token.as_ref(), headers) =>
+        {
+            Err(ApiError {
+                field: Some(field.to_string()),
+                ..ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "inline_facts_refused",
+                    "this server takes developer facts from its fact store; a request may \
+                     carry them only with the admin or the facts token \
+                     (`Authorization: Bearer <token>`)",
+                )
+            })
+        }
+        (FactsFrom::Request, false) => Err(ApiError::invalid(
+            field,
+            "this server takes developer facts from the request (`--facts-from request`): \
+             send them in `facts.developer`",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// One decision, serialized, with its log entry.
@@ -187,7 +273,7 @@ async fn decide(State(s): St, headers: HeaderMap, body: Body) -> Response {
     let start = Instant::now();
     let result: Result<Response, ApiError> = async {
         let req: Request = read(&s, &headers, body).await?;
-        check_request(&req, "")?;
+        check_request(&s, &headers, &req, "")?;
         let decided = decide_one(&s, &req)?;
         match record(&s, std::slice::from_ref(&decided)).await {
             Ok(()) => {
@@ -230,9 +316,17 @@ async fn decide_batch(State(s): St, headers: HeaderMap, body: Body) -> Response 
             ));
         }
         for (i, r) in batch.requests.iter().enumerate() {
-            check_request(r, &format!("requests[{i}]."))?;
+            check_request(&s, &headers, r, &format!("requests[{i}]."))?;
         }
         s.metrics.batch_size(n);
+        // Nothing to decide and nothing to record: answer now (a strict log would
+        // otherwise be asked to commit nothing).
+        if n == 0 {
+            return Ok(json_response(
+                StatusCode::OK,
+                r#"{"decisions":[]}"#.to_string(),
+            ));
+        }
         let decided: Vec<Decided> = if n > INLINE_BATCH {
             let s2 = s.clone();
             tokio::task::spawn_blocking(move || {
@@ -295,8 +389,14 @@ struct SweepBody {
     developer: Option<String>,
     #[serde(default)]
     at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_facts_opt")]
     facts: Option<Map<String, Json>>,
+}
+
+fn strict_facts_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Map<String, Json>>, D::Error> {
+    Option::<StrictFacts>::deserialize(d).map(|f| f.map(|f| f.0))
 }
 
 async fn sweep(State(s): St, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
@@ -305,9 +405,22 @@ async fn sweep(State(s): St, headers: HeaderMap, body: Body) -> Result<Response,
         if crate::time::parse_at(at, 0).is_none() {
             return Err(ApiError::invalid(
                 "at",
-                format!("`{at}` is not a time: write RFC 3339 with an offset or a date"),
+                format!(
+                    "`{}` is not a time: write RFC 3339 with an offset or a date",
+                    crate::types::clip(at, 64)
+                ),
             ));
         }
+    }
+    if b.developer.as_deref().is_some_and(|d| d.trim().is_empty()) {
+        return Err(ApiError::invalid(
+            "developer",
+            "`developer` is empty: name one",
+        ));
+    }
+    // A sweep over the store needs no facts; one with facts follows the facts mode.
+    if b.facts.is_some() {
+        check_inline_facts(&s, &headers, true, "facts")?;
     }
     if b.facts.is_some() && b.developer.is_none() {
         return Err(ApiError::invalid(
@@ -380,6 +493,19 @@ fn check_facts(s: &AppState, id: &str, facts: &Map<String, Json>) -> Result<Vec<
         .collect())
 }
 
+/// In `request` mode decisions never read the store, so writing it would only mislead.
+fn store_writable(s: &AppState) -> Result<(), ApiError> {
+    if s.facts_from == FactsFrom::Request {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "facts_not_stored",
+            "this server takes developer facts from the request (`--facts-from request`); \
+             its fact store is not used",
+        ));
+    }
+    Ok(())
+}
+
 async fn put_facts(
     State(s): St,
     id: Result<Path<String>, PathRejection>,
@@ -387,8 +513,9 @@ async fn put_facts(
     body: Body,
 ) -> Result<Response, ApiError> {
     authorize(s.token.as_ref(), &headers)?;
+    store_writable(&s)?;
     let id = developer_id(id)?;
-    let facts: Map<String, Json> = read(&s, &headers, body).await?;
+    let StrictFacts(facts) = read(&s, &headers, body).await?;
     let missing = check_facts(&s, &id, &facts)?;
     s.engine.facts().set(id.clone(), facts.clone());
     Ok(to_json(
@@ -404,8 +531,9 @@ async fn patch_facts(
     body: Body,
 ) -> Result<Response, ApiError> {
     authorize(s.token.as_ref(), &headers)?;
+    store_writable(&s)?;
     let id = developer_id(id)?;
-    let changes: Map<String, Json> = read(&s, &headers, body).await?;
+    let StrictFacts(changes) = read(&s, &headers, body).await?;
     let mut merged = s.engine.facts().get(&id).unwrap_or_default();
     for (k, v) in &changes {
         merged.insert(k.clone(), v.clone());
@@ -524,6 +652,13 @@ async fn healthz() -> Response {
 
 async fn readyz(State(s): St) -> Response {
     if let Some(log) = &s.log {
+        // An unhealthy log is probed (a test insert, rolled back) rather than trusted:
+        // readiness comes back as soon as the log can be written, without waiting for a
+        // decision to commit, which a load balancer that took the replica out would
+        // never send.
+        if !log.stats().healthy {
+            let _ = tokio::time::timeout(PROBE_TIMEOUT, log.probe()).await;
+        }
         let stats = log.stats();
         if !stats.healthy && log.durability() == Durability::Strict {
             return to_json(

@@ -98,10 +98,15 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 fn field_of(path: &str, message: &str) -> Option<String> {
     // `.` is the root; `?` a position serde could not name (a syntax error).
     let base = if path == "." || path == "?" { "" } else { path };
-    let key = ["unknown field `", "missing field `"]
-        .iter()
-        .find_map(|p| message.strip_prefix(p))
-        .and_then(|rest| rest.split('`').next());
+    let key = [
+        "unknown field `",
+        "missing field `",
+        "duplicate field `",
+        "duplicate fact `",
+    ]
+    .iter()
+    .find_map(|p| message.strip_prefix(p))
+    .and_then(|rest| rest.split('`').next());
     match (base, key) {
         // serde_path_to_error already ends an unknown key's path with the key.
         (b, Some(k)) if b == k || b.ends_with(&format!(".{k}")) => Some(b.to_string()),

@@ -64,7 +64,45 @@ pub struct ServerConfig {
     pub log: Option<LogConfig>,
     /// Reload the bundle when its files change.
     pub watch: bool,
+    /// Where a decision's developer facts come from.
+    pub facts_from: FactsFrom,
+    /// A second token, scoped only to carry inline facts in [`FactsFrom::Store`] mode
+    /// (the admin token may too).
+    pub facts_token: Option<String>,
+    /// Most names in one request's `fields`.
+    pub max_fields: usize,
 }
+
+/// Where a decision's developer facts come from: one source of truth per deployment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FactsFrom {
+    /// The fact store only (`PUT /v1/facts/developers/{id}`, `--facts`). A request
+    /// carrying `facts.developer` is refused (403 `inline_facts_refused`) unless it
+    /// presents the admin token or the facts token. The default.
+    #[default]
+    Store,
+    /// The request only: every request carries `facts.developer` (400 otherwise), the
+    /// store is not read by decisions, and fact writes are refused (409).
+    Request,
+    /// Either: inline facts, when given, replace the stored ones for that decision.
+    /// Anyone who can call decide can then choose their own facts; for trusted callers
+    /// and migrations only.
+    Either,
+}
+
+impl FactsFrom {
+    /// `store`, `request` or `either`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactsFrom::Store => "store",
+            FactsFrom::Request => "request",
+            FactsFrom::Either => "either",
+        }
+    }
+}
+
+/// Default for [`ServerConfig::max_fields`].
+pub const DEFAULT_MAX_FIELDS: usize = 1000;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -78,6 +116,9 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             log: None,
             watch: false,
+            facts_from: FactsFrom::Store,
+            facts_token: None,
+            max_fields: DEFAULT_MAX_FIELDS,
         }
     }
 }
@@ -88,6 +129,9 @@ pub(crate) struct AppState {
     pub history: History,
     pub log: Option<Arc<DecisionLog>>,
     pub token: Option<auth::Token>,
+    pub facts_token: Option<auth::Token>,
+    pub facts_from: FactsFrom,
+    pub max_fields: usize,
     pub metrics: metrics::Metrics,
     pub max_body: usize,
     pub max_batch: usize,
@@ -113,6 +157,11 @@ impl Server {
     /// Opens the log, starts the watch when asked, and binds the address.
     pub async fn bind(engine: Engine, config: ServerConfig) -> Result<Server, ServerError> {
         let token = config.token.as_deref().map(auth::Token::new).transpose()?;
+        let facts_token = config
+            .facts_token
+            .as_deref()
+            .map(auth::Token::new)
+            .transpose()?;
         // History first, so the watch's first reload already has a bundle to go back to.
         let history = engine.history();
         let watcher = if config.watch {
@@ -144,6 +193,9 @@ impl Server {
             history,
             log,
             token,
+            facts_token,
+            facts_from: config.facts_from,
+            max_fields: config.max_fields.max(1),
             metrics: metrics::Metrics::default(),
             max_body: config.max_body,
             max_batch: config.max_batch,
