@@ -80,9 +80,9 @@ fn inline_facts_need_the_scope_in_store_mode() {
     let (k, v) = bearer("not-the-token-0123456789");
     let r = c.send("POST", "/v1/decide", &[(k, v.as_str())], &body);
     assert_eq!(r.status, 403, "{}", r.body);
-    // A sweep with facts follows the same rule.
+    // A sweep with facts is a what-if that allows nothing: taken in every mode.
     let sweep = json!({ "developer": dev, "facts": stored_facts("bank-001") }).to_string();
-    assert_eq!(c.post("/v1/sweep", &sweep).status, 403);
+    assert_eq!(c.post("/v1/sweep", &sweep).status, 200);
     // The stored facts still answer: deny.
     let mut plain = exit.clone();
     plain.as_object_mut().unwrap().remove("facts");

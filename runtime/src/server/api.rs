@@ -418,10 +418,8 @@ async fn sweep(State(s): St, headers: HeaderMap, body: Body) -> Result<Response,
             "`developer` is empty: name one",
         ));
     }
-    // A sweep over the store needs no facts; one with facts follows the facts mode.
-    if b.facts.is_some() {
-        check_inline_facts(&s, &headers, true, "facts")?;
-    }
+    // Facts given to a sweep are a what-if over one developer: they report what would
+    // fire and allow nothing, so they are taken in every facts mode.
     if b.facts.is_some() && b.developer.is_none() {
         return Err(ApiError::invalid(
             "facts",
