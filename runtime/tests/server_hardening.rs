@@ -400,11 +400,12 @@ fn a_deeply_nested_policy_never_takes_the_server_down() {
     let before = c.post("/v1/decide", &req).json();
     assert_eq!(before["decision"], "allow");
 
-    // Deep `not` and parentheses, ending on a fact nobody declared: past the stack of a
-    // blocking-pool thread (2 MiB) in the old code.
+    // A flat chain of thousands of `and` (the crash: 200 terms killed the server
+    // on a blocking-pool thread's 2 MiB stack), then `not` and parentheses nested
+    // hundreds deep, each ending on a fact nobody declared.
     let depth = 400;
     let deep = format!(
-        "admission \"深\" article \"第九条\" {{\n  require {}developer.no_such_fact{} \"x\" article \"第九条\"\n}}\n",
+        "admission \"深\" article \"第九条\" {{\n  require {}developer.no_such_fact{} \"y\" article \"第九条\"\n}}\n",
         "not (".repeat(depth),
         ")".repeat(depth)
     );
@@ -436,6 +437,19 @@ fn a_deeply_nested_policy_never_takes_the_server_down() {
         .get("/metrics")
         .body
         .contains("charter_bundle_reload_failing 0"));
+
+    // A valid flat chain of thousands of `and` (the crash: 200 terms killed the
+    // server on a blocking-pool thread's 2 MiB stack): built or refused, the server lives.
+    let chain = vec!["developer.compliance_pledged"; 3_000].join(" and ");
+    std::fs::write(
+        &file,
+        format!("admission \"链\" article \"第九条\" {{\n  require {chain} \"x\" article \"第九条\"\n}}\n"),
+    )
+    .unwrap();
+    let r = c.send("POST", "/v1/admin/reload", &a, "");
+    assert!(r.status == 200 || r.code() == "reload_failed", "{}", r.body);
+    assert_eq!(c.get("/healthz").status, 200);
+    assert_eq!(c.post("/v1/decide", &req).status, 200);
     server.stop();
     std::fs::remove_dir_all(&dir).ok();
 }
