@@ -126,7 +126,7 @@ pub fn default_log_path(bundle: &Path) -> PathBuf {
         .join("decisions.db")
 }
 
-fn token(file: Option<&Path>, var: &str) -> Result<Option<String>, String> {
+fn read_token(file: Option<&Path>, var: &str) -> Result<Option<String>, String> {
     if let Some(path) = file {
         return std::fs::read_to_string(path)
             .map(|t| Some(t.trim().to_string()))
@@ -173,14 +173,14 @@ pub fn serve(args: ServeArgs) -> u8 {
             eprintln!("charter serve: reload failed, the running bundle keeps serving: {error}");
         }
     });
-    let token = match token(args.token_file.as_deref(), "CHARTER_TOKEN") {
+    let token = match read_token(args.token_file.as_deref(), "CHARTER_TOKEN") {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
-    let facts_token = match token(args.facts_token_file.as_deref(), "CHARTER_FACTS_TOKEN") {
+    let facts_token = match read_token(args.facts_token_file.as_deref(), "CHARTER_FACTS_TOKEN") {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");

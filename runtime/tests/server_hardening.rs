@@ -474,3 +474,58 @@ fn the_engine_denies_empty_ids() {
         .any(|e| e.code == charter_runtime::ErrorCode::InvalidRequest
             && e.message.contains("`developer`")));
 }
+
+/// The same under `--watch`: the debouncer's rebuild of a deep policy fails or
+/// succeeds on the compile thread, the watcher keeps watching, and a later good edit
+/// still loads.
+#[test]
+fn the_watcher_survives_a_deep_policy() {
+    let dir = temp("hardening-watch");
+    copy_dir(&root().join("policies"), &dir.join("policies"));
+    let server = start(
+        engine_at(&dir.join("policies")),
+        ServerConfig {
+            watch: true,
+            ..config()
+        },
+    );
+    let mut c = server.conn();
+    let wait_for = |c: &mut Conn, what: &dyn Fn(&Json) -> bool| {
+        let start = std::time::Instant::now();
+        loop {
+            let b = c.get("/v1/bundle").json();
+            if what(&b) {
+                return b;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "timed out: {b}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let file = dir.join("policies/deep.charter");
+    let chain = vec!["developer.compliance_pledged"; 3_000].join(" and ");
+    std::fs::write(
+        &file,
+        format!("admission \"链\" article \"第九条\" {{\n  require {chain} \"x\" article \"第九条\"\n}}\n"),
+    )
+    .unwrap();
+    wait_for(&mut c, &|b| {
+        b["reloads"].as_u64() == Some(1) || b["reload_failures"].as_u64() == Some(1)
+    });
+    assert_eq!(c.get("/healthz").status, 200);
+    // A broken edit after it is still seen, and reported.
+    std::fs::write(
+        &file,
+        "admission \"链\" {\n  require developer.no_such_fact \"x\"\n}\n",
+    )
+    .unwrap();
+    let b = wait_for(&mut c, &|b| b["last_reload_error"].is_string());
+    assert!(
+        b["last_reload_error"]
+            .as_str()
+            .unwrap()
+            .contains("does not compile"),
+        "{b}"
+    );
+    server.stop();
+    std::fs::remove_dir_all(&dir).ok();
+}
