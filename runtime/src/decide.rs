@@ -302,18 +302,21 @@ pub(crate) fn decide(
     };
     let Some(r) = resolved else {
         // Fail closed: nothing is evaluated, every field is denied, the errors say why.
+        // Only the dataset's own fields are listed: names it does not have are counted in
+        // the `unknown_field` error, so the answer does not echo every name invented.
         let d = snap.datasets.get(req.dataset.as_str());
         decision.fields = req
             .fields
             .iter()
-            .map(|f| FieldDecision {
-                field: f.clone(),
-                grade: d
-                    .and_then(|d| d.fields.get(f.as_str()))
-                    .map(|f| f.grade_name.clone()),
-                decision: Effect::Deny,
-                reasons: Vec::new(),
-                why_not: Vec::new(),
+            .filter_map(|f| {
+                let known = d.and_then(|d| d.fields.get(f.as_str()))?;
+                Some(FieldDecision {
+                    field: f.clone(),
+                    grade: Some(known.grade_name.clone()),
+                    decision: Effect::Deny,
+                    reasons: Vec::new(),
+                    why_not: Vec::new(),
+                })
             })
             .collect();
         decision.errors = errors;

@@ -306,6 +306,9 @@ fn unknown_fields_are_bounded() {
         m.starts_with("2000 names are not fields") && m.contains("and 1990 more"),
         "{m}"
     );
+    // Nor are they echoed as fields: the answer is the size of the decision.
+    assert_eq!(d["fields"].as_array().map(Vec::len), Some(0));
+    assert!(r.body.len() < 4_000, "{} bytes", r.body.len());
 }
 
 /// An empty batch in strict mode is answered at once, over and over (it used to wait for
@@ -526,6 +529,36 @@ fn the_watcher_survives_a_deep_policy() {
             .contains("does not compile"),
         "{b}"
     );
+    server.stop();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Nesting deeper than pest's own stack guard refuses on a 2 MiB stack but lets through
+/// on the 64 MiB compile stack (2,000 levels here, in a debug build): the AST builder
+/// (`compiler/src/syntax/parser.rs`, `expr`) then recurses past the stack and the
+/// process aborts, which no `catch_unwind` can stop. Fixed by an iterative parser with
+/// a nesting limit; run with `--ignored` once it is in.
+#[test]
+#[ignore = "aborts until the parser builds expressions iteratively (issue 10, item 2)"]
+fn nesting_past_the_parser_guard_does_not_abort() {
+    let dir = temp("hardening-nesting");
+    copy_dir(&root().join("policies"), &dir.join("policies"));
+    let server = start(engine_at(&dir.join("policies")), config());
+    let mut c = server.conn();
+    let (k, v) = bearer(TOKEN);
+    let depth = 2_000;
+    std::fs::write(
+        dir.join("policies/deep.charter"),
+        format!(
+            "admission \"深\" article \"第九条\" {{\n  require {}developer.compliance_pledged{} \"y\" article \"第九条\"\n}}\n",
+            "not (".repeat(depth),
+            ")".repeat(depth)
+        ),
+    )
+    .unwrap();
+    let r = c.send("POST", "/v1/admin/reload", &[(k, v.as_str())], "");
+    assert!(r.status == 200 || r.code() == "reload_failed", "{}", r.body);
+    assert_eq!(c.get("/healthz").status, 200);
     server.stop();
     std::fs::remove_dir_all(&dir).ok();
 }
