@@ -129,7 +129,8 @@ fn request(b: &CompiledBundle, r: &[u64]) -> Request {
         purpose: Some("性质测试".into()),
         consent: Some(Consent {
             granted: !r[12].is_multiple_of(3),
-            reference: None,
+            // Consent counts only with a reference to its record.
+            reference: Some(format!("SQ-{}", r[12] % 1000)),
         }),
         facts: Some(RequestFacts {
             developer: Some(facts),
@@ -177,7 +178,7 @@ proptest! {
         second.facts = None;
         second.developer = id.clone();
         let mut again = first.clone();
-        again.consent = Some(Consent { granted: !first.consent.as_ref().unwrap().granted, reference: None });
+        again.consent = Some(Consent { granted: !first.consent.as_ref().unwrap().granted, reference: Some("SQ-1".into()) });
         for req in [&first, &second, &first, &again, &second] {
             let sliced = normalized(engine.decide(req));
             let full = normalized(engine.decide_with(req, Evaluation::FullSetAllEntities));
