@@ -31,9 +31,8 @@ fn compile_text(text: &str, render: bool) -> Outcome {
     if render {
         // What `charter check` prints: the JSON form and the graphical report.
         let sources = c.sources();
-        let handler = miette::GraphicalReportHandler::new_themed(
-            miette::GraphicalTheme::unicode_nocolor(),
-        );
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
         for d in &diags {
             let _ = serde_json::to_string(&d.to_json(&sources));
             let report = d.to_report(&sources);
@@ -47,7 +46,10 @@ fn compile_text(text: &str, render: bool) -> Outcome {
         Ok((bundle, _)) => {
             // Every artifact the compiler builds passes Cedar's own checks.
             let problems = charter_compiler::validate(&bundle);
-            assert!(problems.is_empty(), "built but Cedar rejects it: {problems:?}");
+            assert!(
+                problems.is_empty(),
+                "built but Cedar rejects it: {problems:?}"
+            );
             Some(normalized(&bundle))
         }
         Err(_) => None,
@@ -121,7 +123,11 @@ fn check_decision(d: &Decision, what: &str) {
         assert_eq!(d.decision, Effect::Deny, "{what}: allow with errors: {d:?}");
     }
     if d.fields.iter().any(|f| f.decision == Effect::Deny) {
-        assert_eq!(d.decision, Effect::Deny, "{what}: allow with a field denied: {d:?}");
+        assert_eq!(
+            d.decision,
+            Effect::Deny,
+            "{what}: allow with a field denied: {d:?}"
+        );
     }
     if d.is_allowed() {
         assert!(!d.fields.is_empty(), "{what}: allow for no field: {d:?}");
@@ -140,7 +146,12 @@ fn exercise(engine: &Engine) {
                 developer: "fuzz-dev".into(),
                 action: action.clone(),
                 dataset: name.clone(),
-                fields: dataset.fields.iter().take(3).map(|(f, _)| f.clone()).collect(),
+                fields: dataset
+                    .fields
+                    .iter()
+                    .take(3)
+                    .map(|(f, _)| f.clone())
+                    .collect(),
                 scenario: scenario.clone(),
                 at: Some("2026-06-01".into()),
                 ..Default::default()
@@ -198,7 +209,10 @@ pub fn decide(data: &[u8]) {
     let d = engine.decide_json(text);
     check_decision(&d, "decide_json");
     let Ok(req) = serde_json::from_str::<Request>(text) else {
-        assert!(!d.errors.is_empty(), "a request that does not parse was decided");
+        assert!(
+            !d.errors.is_empty(),
+            "a request that does not parse was decided"
+        );
         return;
     };
     let full = engine.decide_with(&req, Evaluation::FullSet);
@@ -208,10 +222,17 @@ pub fn decide(data: &[u8]) {
         let effects = |d: &Decision| {
             (
                 d.decision,
-                d.fields.iter().map(|f| (f.field.clone(), f.decision)).collect::<Vec<_>>(),
+                d.fields
+                    .iter()
+                    .map(|f| (f.field.clone(), f.decision))
+                    .collect::<Vec<_>>(),
             )
         };
-        assert_eq!(effects(&d), effects(&full), "the slice and the full set differ");
+        assert_eq!(
+            effects(&d),
+            effects(&full),
+            "the slice and the full set differ"
+        );
     }
     let _ = serde_json::to_string(&d);
 }

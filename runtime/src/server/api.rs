@@ -102,7 +102,7 @@ async fn read<T: serde::de::DeserializeOwned>(
 
 /// Checks what the runtime would only report inside a deny: a malformed `at` is the
 /// client's mistake, so it is a 400 naming the field.
-fn check_request(req: &Request, prefix: &str) -> Result<(), ApiError> {
+pub(super) fn check_request(req: &Request, prefix: &str) -> Result<(), ApiError> {
     if let Some(at) = &req.at {
         if crate::time::parse_at(at, 0).is_none() {
             return Err(ApiError::invalid(
@@ -211,8 +211,8 @@ async fn decide(State(s): St, headers: HeaderMap, body: Body) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct BatchBody {
-    requests: Vec<Request>,
+pub(super) struct BatchBody {
+    pub(super) requests: Vec<Request>,
 }
 
 async fn decide_batch(State(s): St, headers: HeaderMap, body: Body) -> Response {
@@ -290,7 +290,7 @@ async fn decide_batch(State(s): St, headers: HeaderMap, body: Body) -> Response 
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SweepBody {
+pub(super) struct SweepBody {
     #[serde(default)]
     developer: Option<String>,
     #[serde(default)]
