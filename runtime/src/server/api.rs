@@ -113,6 +113,23 @@ fn check_request(
     req: &Request,
     prefix: &str,
 ) -> Result<(), ApiError> {
+    check_request_body(req, prefix, s.max_fields)?;
+    let inline = req.facts.as_ref().and_then(|f| f.developer.as_ref());
+    check_inline_facts(
+        s,
+        headers,
+        inline.is_some(),
+        &format!("{prefix}facts.developer"),
+    )
+}
+
+/// The part of [`check_request`] that depends only on the request (not on who sends
+/// it), shared with the fuzz entry point.
+pub(super) fn check_request_body(
+    req: &Request,
+    prefix: &str,
+    max_fields: usize,
+) -> Result<(), ApiError> {
     for (name, value) in [
         ("developer", &req.developer),
         ("action", &req.action),
@@ -126,13 +143,13 @@ fn check_request(
             ));
         }
     }
-    if req.fields.len() > s.max_fields {
+    if req.fields.len() > max_fields {
         return Err(ApiError::invalid(
             format!("{prefix}fields"),
             format!(
                 "the request names {} fields; the server takes at most {} (`--max-fields`)",
                 req.fields.len(),
-                s.max_fields
+                max_fields
             ),
         ));
     }
@@ -163,13 +180,7 @@ fn check_request(
             ));
         }
     }
-    let inline = req.facts.as_ref().and_then(|f| f.developer.as_ref());
-    check_inline_facts(
-        s,
-        headers,
-        inline.is_some(),
-        &format!("{prefix}facts.developer"),
-    )
+    Ok(())
 }
 
 /// Applies the deployment's facts mode to a request that does or does not carry facts.
@@ -297,8 +308,8 @@ async fn decide(State(s): St, headers: HeaderMap, body: Body) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct BatchBody {
-    requests: Vec<Request>,
+pub(super) struct BatchBody {
+    pub(super) requests: Vec<Request>,
 }
 
 async fn decide_batch(State(s): St, headers: HeaderMap, body: Body) -> Response {
@@ -384,7 +395,7 @@ async fn decide_batch(State(s): St, headers: HeaderMap, body: Body) -> Response 
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SweepBody {
+pub(super) struct SweepBody {
     #[serde(default)]
     developer: Option<String>,
     #[serde(default)]

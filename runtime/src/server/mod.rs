@@ -16,6 +16,7 @@ mod api;
 mod auth;
 mod body;
 mod error;
+mod fuzzing;
 mod metrics;
 
 use std::future::Future;
@@ -31,6 +32,8 @@ use tokio::sync::Semaphore;
 
 pub use auth::MIN_TOKEN_LEN;
 pub use error::{ApiError, ServerError};
+#[doc(hidden)]
+pub use fuzzing::{decode_body, BODY_ENDPOINTS};
 
 use crate::history::History;
 use crate::log::{DecisionLog, LogConfig};
