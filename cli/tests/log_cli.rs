@@ -375,14 +375,21 @@ fn forged_logs_fail_verify_with_the_key_or_the_anchor() {
     passes(&b, &[]);
     fails(&b, &[&public], "was rewritten after it was sealed");
     fails(&b, &[&late], "is not the one the anchor");
-    // ... with the seals after it removed as well: the seals' promise shows them missing.
+    // ... with the seals after it removed as well: within the promised spacing (the
+    // writer's interval plus its largest commit) that is an unsealed tail, said as such
+    // and refused with `--require-sealed`; the anchor still sees the rewrite.
     let b2 = tampered(
         &b,
         "b2",
         &format!("DELETE FROM seals WHERE seq >= {deny}"),
         None,
     );
-    fails(&b2, &[&public], "seals are missing");
+    let out = passes(&b2, &[&public]);
+    assert!(out.contains("unsealed tail: "), "{out}");
+    assert!(!out.contains("unsealed tail: none"), "{out}");
+    let (code, out, _) = verify(&b2, &[&public], &["--require-sealed"]);
+    assert_eq!(code, 1, "{out}");
+    fails(&b2, &[&public, &late], "is not the one the anchor");
 
     // (c) The first records deleted, with a forged checkpoint accounting for them.
     let cut = early_seq + 5;
@@ -453,8 +460,8 @@ fn forged_logs_fail_verify_with_the_key_or_the_anchor() {
         .arg(&private));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("sealed"), "{out}");
-    let out = passes(&log, &[&public, &late]);
+    let out = passes(&log, &[&public, &early, &late]);
     assert!(out.contains("pruned since"), "{out}");
-    fails(&log, &[&late], "no longer holds");
+    fails(&log, &[&early], "no longer holds");
     std::fs::remove_dir_all(&dir).ok();
 }
