@@ -7,6 +7,7 @@ mod annotate;
 mod check;
 mod fmt;
 mod loadgen;
+mod log_cmd;
 mod runtime_cmds;
 mod serve_cmd;
 mod test_cmd;
@@ -32,74 +33,6 @@ pub enum Format {
     Human,
     /// One JSON document.
     Json,
-}
-
-/// `charter log` subcommands.
-#[derive(Subcommand)]
-enum LogCommand {
-    /// Decisions by developer, dataset, scenario and time, oldest first.
-    Query {
-        /// The decision log.
-        #[arg(long)]
-        log: PathBuf,
-        /// Only this developer's decisions.
-        #[arg(long)]
-        developer: Option<String>,
-        /// Only decisions on this dataset.
-        #[arg(long)]
-        dataset: Option<String>,
-        /// Only decisions in this scenario.
-        #[arg(long)]
-        scenario: Option<String>,
-        /// Only decisions on this action.
-        #[arg(long)]
-        action: Option<String>,
-        /// Only `allow` or only `deny`.
-        #[arg(long)]
-        decision: Option<String>,
-        /// One decision, by id.
-        #[arg(long)]
-        id: Option<String>,
-        /// From this time on: RFC 3339, a date, or a span back from now (`7d`).
-        #[arg(long)]
-        since: Option<String>,
-        /// Before this time.
-        #[arg(long)]
-        until: Option<String>,
-        /// At most N records.
-        #[arg(long)]
-        limit: Option<u64>,
-        /// Show checkpoint records too.
-        #[arg(long)]
-        checkpoints: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-    },
-    /// Check the whole hash chain; name the first record that does not fit.
-    Verify {
-        /// The decision log.
-        #[arg(long)]
-        log: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-    },
-    /// Delete old records, keeping the chain verifiable with a checkpoint record.
-    Prune {
-        /// The decision log.
-        #[arg(long)]
-        log: PathBuf,
-        /// Delete records older than this span (`180d`).
-        #[arg(long, conflicts_with = "before")]
-        older_than: Option<String>,
-        /// Delete records made before this time (RFC 3339 or a date).
-        #[arg(long)]
-        before: Option<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-    },
 }
 
 #[derive(Subcommand)]
@@ -200,10 +133,10 @@ enum Command {
     },
     /// Serve decisions over HTTP, recording each in the decision log.
     Serve(serve_cmd::ServeArgs),
-    /// Query, verify and prune the decision log.
+    /// Query, verify, prune, seal and anchor the decision log.
     Log {
         #[command(subcommand)]
-        command: LogCommand,
+        command: log_cmd::LogCommand,
     },
     /// Send a bounded load to a local `charter serve` and report throughput and latency.
     #[command(hide = true)]
@@ -297,42 +230,7 @@ fn main() -> ExitCode {
         }),
         Command::Fmt { paths, check, diff } => fmt::fmt(&fmt::FmtArgs { paths, check, diff }),
         Command::Serve(args) => serve_cmd::serve(args),
-        Command::Log { command } => match command {
-            LogCommand::Query {
-                log,
-                developer,
-                dataset,
-                scenario,
-                action,
-                decision,
-                id,
-                since,
-                until,
-                limit,
-                checkpoints,
-                format,
-            } => serve_cmd::query(&serve_cmd::QueryArgs {
-                log,
-                developer,
-                dataset,
-                scenario,
-                action,
-                decision,
-                id,
-                since,
-                until,
-                limit,
-                checkpoints,
-                format,
-            }),
-            LogCommand::Verify { log, format } => serve_cmd::verify(&log, format),
-            LogCommand::Prune {
-                log,
-                older_than,
-                before,
-                format,
-            } => serve_cmd::prune(&log, older_than.as_deref(), before.as_deref(), format),
-        },
+        Command::Log { command } => log_cmd::run(command),
         Command::Loadgen {
             addr,
             connections,

@@ -1,31 +1,17 @@
-//! `charter serve`: the decision server, and `charter log query|verify|prune` over its log.
+//! `charter serve`: the decision server (the log's own commands are in `log_cmd.rs`).
 //!
-//! Exit codes: `serve` 0 after a clean shutdown, 2 when it cannot start. `log verify` 0
-//! when the chain verifies, 1 when it is broken; `log query` and `log prune` 0; every
-//! command 2 for usage or I/O.
+//! Exit codes: 0 after a clean shutdown, 2 when it cannot start.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use charter_runtime::log::{
-    self, format_ms, now_ms, parse_instant, parse_span, Durability, Filter, LogConfig, Record,
-    SyncMode,
-};
+use charter_runtime::log::{Durability, LogConfig, SealConfig, SyncMode};
 use charter_runtime::server::{shutdown_signal, FactsFrom, Server, ServerConfig, DEFAULT_PORT};
 use charter_runtime::{source_of, Engine, ReloadEvent, Source};
 use clap::ValueEnum;
-
-use crate::Format;
-
-/// `println!` that ignores a closed stdout (`charter log query | head`) instead of
-/// panicking.
-macro_rules! out {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($t)*);
-    }};
-}
 
 /// Strict or relaxed logging, as the command line spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -77,6 +63,17 @@ pub struct ServeArgs {
     /// normal: commits survive the process being killed; full: also power loss.
     #[arg(long, value_enum, default_value_t = LogSync::Normal)]
     pub log_sync: LogSync,
+    /// Seal the log with this Ed25519 private key (`charter log keygen`): the chain's
+    /// head is signed every `--log-seal-every` records or `--log-seal-interval` seconds,
+    /// and at shutdown.
+    #[arg(long, value_name = "PRIV", conflicts_with = "no_log")]
+    pub log_key: Option<PathBuf>,
+    /// Seal after this many records (with `--log-key`).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000), requires = "log_key")]
+    pub log_seal_every: u64,
+    /// Seal records unsealed for this many seconds (with `--log-key`).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=86_400), requires = "log_key")]
+    pub log_seal_interval: u64,
     /// Developer facts to start the fact store with: {"dev-001": {…}, …}.
     #[arg(long)]
     pub facts: Option<PathBuf>,
@@ -148,6 +145,19 @@ pub fn serve(args: ServeArgs) -> u8 {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
+    // The key first: a bad key file fails at once, before the bundle compiles.
+    let seal = match &args.log_key {
+        Some(path) => match crate::log_cmd::read_private_key(path) {
+            Ok(key) => {
+                let mut seal = SealConfig::new(Arc::new(key));
+                seal.every_records = args.log_seal_every;
+                seal.every = Duration::from_secs(args.log_seal_interval);
+                Some(seal)
+            }
+            Err(code) => return code,
+        },
+        None => None,
+    };
     let options = charter_runtime::EngineOptions {
         slice_cache: args.slice_cache,
     };
@@ -216,6 +226,7 @@ pub fn serve(args: ServeArgs) -> u8 {
             LogSync::Normal => SyncMode::Normal,
             LogSync::Full => SyncMode::Full,
         };
+        c.seal = seal;
         c
     });
     let listen = args
@@ -262,10 +273,14 @@ pub fn serve(args: ServeArgs) -> u8 {
             let addr = server.local_addr()?;
             let log_line = match &log {
                 Some(c) => format!(
-                    "log {} ({}, sync {})",
+                    "log {} ({}, sync {}, {})",
                     c.path.display(),
                     c.durability.as_str(),
-                    c.sync.as_str()
+                    c.sync.as_str(),
+                    match &c.seal {
+                        Some(s) => format!("sealed by key {}", s.key.id()),
+                        None => "not sealed".to_string(),
+                    }
                 ),
                 None => "no decision log".to_string(),
             };
@@ -284,270 +299,6 @@ pub fn serve(args: ServeArgs) -> u8 {
     match result {
         Ok(()) => {
             eprintln!("charter serve: stopped");
-            0
-        }
-        Err(e) => {
-            eprintln!("{:?}", miette::Report::new(e));
-            2
-        }
-    }
-}
-
-/// The options of `charter log query`.
-pub struct QueryArgs {
-    pub log: PathBuf,
-    pub developer: Option<String>,
-    pub dataset: Option<String>,
-    pub scenario: Option<String>,
-    pub action: Option<String>,
-    pub decision: Option<String>,
-    pub id: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub limit: Option<u64>,
-    pub checkpoints: bool,
-    pub format: Format,
-}
-
-/// An instant on the command line: RFC 3339, a date, or a span back from now (`7d`).
-fn instant(flag: &str, s: &str) -> Result<i64, String> {
-    parse_instant(s)
-        .or_else(|| parse_span(s).map(|span| now_ms() - span))
-        .ok_or_else(|| {
-            format!(
-                "`{flag} {s}` is not a time: write RFC 3339 (`2026-06-01T09:00:00+08:00`), \
-                 a date (`2026-06-01`) or a span back from now (`7d`, `12h`)"
-            )
-        })
-}
-
-fn record_json(r: &Record) -> serde_json::Value {
-    let parsed = |s: &str| {
-        serde_json::from_str::<serde_json::Value>(s)
-            .unwrap_or_else(|_| serde_json::Value::String(s.to_string()))
-    };
-    serde_json::json!({
-        "seq": r.seq,
-        "kind": r.kind,
-        "id": r.id,
-        "time": format_ms(r.ts),
-        "ts": r.ts,
-        "developer": r.developer,
-        "action": r.action,
-        "dataset": r.dataset,
-        "scenario": r.scenario,
-        "decision": r.decision,
-        "request": parsed(&r.request),
-        "answer": if r.answer.is_empty() { serde_json::Value::Null } else { parsed(&r.answer) },
-        "bundle": {"version": r.bundle_version, "hash": r.bundle_hash},
-        "prev_hash": r.prev_hash,
-        "hash": r.hash,
-    })
-}
-
-fn human_line(r: &Record) -> String {
-    if r.kind == "checkpoint" {
-        return format!(
-            "{:>8}  {}  checkpoint  {}",
-            r.seq,
-            format_ms(r.ts),
-            r.request
-        );
-    }
-    let answer: serde_json::Value = serde_json::from_str(&r.answer).unwrap_or_default();
-    let ids = |key: &str| -> Vec<String> {
-        answer
-            .get(key)
-            .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| {
-                        x.get("id")
-                            .or_else(|| x.get("code"))
-                            .and_then(|v| v.as_str())
-                            .map(str::to_string)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let mut why = ids("reasons");
-    why.extend(ids("errors"));
-    let consent = answer
-        .get("consent_reference")
-        .and_then(|v| v.as_str())
-        .map(|c| format!("  consent {c}"))
-        .unwrap_or_default();
-    format!(
-        "{:>8}  {}  {:<5}  {}  {}  {}  {}  {}  [{}]{consent}  bundle {}",
-        r.seq,
-        format_ms(r.ts),
-        r.decision,
-        r.developer,
-        r.action,
-        r.dataset,
-        r.scenario,
-        r.id,
-        why.join(", "),
-        r.bundle_version
-    )
-}
-
-/// `charter log query`.
-pub fn query(args: &QueryArgs) -> u8 {
-    let mut filter = Filter {
-        developer: args.developer.clone(),
-        dataset: args.dataset.clone(),
-        scenario: args.scenario.clone(),
-        action: args.action.clone(),
-        decision: args.decision.clone(),
-        id: args.id.clone(),
-        limit: args.limit,
-        checkpoints: args.checkpoints,
-        ..Filter::default()
-    };
-    for (flag, value, slot) in [
-        ("--since", &args.since, &mut filter.since),
-        ("--until", &args.until, &mut filter.until),
-    ] {
-        if let Some(v) = value {
-            match instant(flag, v) {
-                Ok(t) => *slot = Some(t),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return 2;
-                }
-            }
-        }
-    }
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut failed = false;
-    let mut first = true;
-    if args.format == Format::Json && out.write_all(b"[").is_err() {
-        return 2;
-    }
-    let result = log::query(&args.log, &filter, |r| {
-        let written = match args.format {
-            Format::Json => {
-                let sep = if first { "\n" } else { ",\n" };
-                first = false;
-                serde_json::to_string(&record_json(&r))
-                    .map_err(std::io::Error::other)
-                    .and_then(|s| write!(out, "{sep}{s}"))
-            }
-            Format::Human => writeln!(out, "{}", human_line(&r)),
-        };
-        failed = written.is_err();
-        !failed
-    });
-    if args.format == Format::Json && out.write_all(b"\n]\n").is_err() {
-        failed = true;
-    }
-    match result {
-        Ok(n) => {
-            if out.flush().is_err() || failed {
-                return 2;
-            }
-            if args.format == Format::Human {
-                eprintln!("{n} record(s)");
-            }
-            0
-        }
-        Err(e) => {
-            drop(out);
-            eprintln!("{:?}", miette::Report::new(e));
-            2
-        }
-    }
-}
-
-/// `charter log verify`.
-pub fn verify(path: &Path, format: Format) -> u8 {
-    let report = match log::verify(path) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("{:?}", miette::Report::new(e));
-            return 2;
-        }
-    };
-    match format {
-        Format::Json => match serde_json::to_string_pretty(&report) {
-            Ok(s) => out!("{s}"),
-            Err(_) => return 2,
-        },
-        Format::Human => match &report.broken {
-            None => {
-                let range = match (report.first_seq, report.last_seq) {
-                    (Some(a), Some(b)) => format!(", records {a} to {b}"),
-                    _ => String::new(),
-                };
-                out!(
-                    "the log verifies: {} record(s) ({} decision(s), {} checkpoint(s){range})",
-                    report.records,
-                    report.decisions,
-                    report.checkpoints
-                );
-                if let Some(h) = &report.head_hash {
-                    out!("head {h} (keep it elsewhere: a truncated tail shows against it)");
-                }
-            }
-            Some(b) => {
-                let id =
-                    b.id.as_deref()
-                        .map(|i| format!(" (id `{i}`)"))
-                        .unwrap_or_default();
-                out!("the log is broken at record {}{id}: {}", b.seq, b.reason);
-                out!("{} record(s) before it verify", report.records);
-            }
-        },
-    }
-    if report.ok() {
-        0
-    } else {
-        1
-    }
-}
-
-/// `charter log prune`.
-pub fn prune(path: &Path, older_than: Option<&str>, before: Option<&str>, format: Format) -> u8 {
-    let cut = match (older_than, before) {
-        (Some(span), None) => match parse_span(span) {
-            Some(ms) => now_ms() - ms,
-            None => {
-                eprintln!("error: `--older-than {span}` is not a span: write `90d`, `12h`, `30m`");
-                return 2;
-            }
-        },
-        (None, Some(b)) => match parse_instant(b) {
-            Some(t) => t,
-            None => {
-                eprintln!("error: `--before {b}` is not a time: write RFC 3339 or a date");
-                return 2;
-            }
-        },
-        _ => {
-            eprintln!("error: give one of `--older-than SPAN` and `--before TIME`");
-            return 2;
-        }
-    };
-    match log::prune(path, cut) {
-        Ok(r) => {
-            match format {
-                Format::Json => match serde_json::to_string_pretty(&r) {
-                    Ok(s) => out!("{s}"),
-                    Err(_) => return 2,
-                },
-                Format::Human => match (r.from, r.through) {
-                    (Some(a), Some(b)) => out!(
-                        "pruned {} record(s) made before {} (records {a} to {b}); checkpoint record(s) {:?} keep the chain verifiable",
-                        r.pruned,
-                        format_ms(cut),
-                        r.checkpoints
-                    ),
-                    _ => out!("nothing was made before {}", format_ms(cut)),
-                },
-            }
             0
         }
         Err(e) => {

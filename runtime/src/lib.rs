@@ -33,6 +33,8 @@ mod decide;
 mod error;
 mod facts;
 pub mod history;
+#[cfg(feature = "keys")]
+pub mod keys;
 #[cfg(feature = "log")]
 pub mod log;
 pub mod rego;

@@ -196,7 +196,7 @@ fn pruning_keeps_the_chain_verifiable() {
     let path = temp("prune");
     let t0 = 1_780_000_000_000;
     filled(&path, 300, t0, 1);
-    let r = log::prune(&path, t0 + 100).unwrap();
+    let r = log::prune(&path, t0 + 100, None).unwrap();
     assert_eq!((r.pruned, r.from, r.through), (100, Some(1), Some(100)));
     assert_eq!(r.checkpoints, vec![301]);
     let v = log::verify(&path).unwrap();
@@ -206,9 +206,9 @@ fn pruning_keeps_the_chain_verifiable() {
         (Some(101), Some(301), 1)
     );
     // Nothing older: nothing pruned, no checkpoint.
-    assert_eq!(log::prune(&path, t0 + 50).unwrap().pruned, 0);
+    assert_eq!(log::prune(&path, t0 + 50, None).unwrap().pruned, 0);
     // Again, and past the first checkpoint's own time (it is newer than every decision).
-    let r = log::prune(&path, t0 + 250).unwrap();
+    let r = log::prune(&path, t0 + 250, None).unwrap();
     assert_eq!((r.pruned, r.from, r.through), (150, Some(101), Some(250)));
     let v = log::verify(&path).unwrap();
     assert!(v.ok(), "{v:?}");
@@ -222,7 +222,7 @@ fn pruning_keeps_the_chain_verifiable() {
         .unwrap();
     assert_eq!(broken_at(&copy).0, 302);
     // Everything, with a cut in the future: only the last checkpoint remains, and verifies.
-    let r = log::prune(&path, i64::MAX / 2).unwrap();
+    let r = log::prune(&path, i64::MAX / 2, None).unwrap();
     assert_eq!(r.through, Some(302));
     let v = log::verify(&path).unwrap();
     assert!(v.ok(), "{v:?}");
@@ -234,7 +234,7 @@ fn pruning_keeps_the_chain_verifiable() {
         .unwrap()
         .execute("UPDATE records SET decision = CASE decision WHEN 'allow' THEN 'deny' ELSE 'allow' END WHERE seq = 3", [])
         .unwrap();
-    let e = log::prune(&bad, t0 + 10).unwrap_err();
+    let e = log::prune(&bad, t0 + 10, None).unwrap_err();
     assert!(e.to_string().contains("does not verify"), "{e}");
     std::fs::remove_dir_all(path.parent().unwrap()).ok();
 }
@@ -256,7 +256,7 @@ fn prune_while_writing() {
             }
         })
     };
-    let r = log::prune(&path, t0 + 1500).unwrap();
+    let r = log::prune(&path, t0 + 1500, None).unwrap();
     writer.join().unwrap();
     log.close_blocking();
     assert_eq!(r.pruned, 1500);
@@ -277,5 +277,315 @@ fn a_file_that_is_not_a_log_is_refused() {
     let e = DecisionLog::open(LogConfig::new(&path)).unwrap_err();
     assert!(e.to_string().contains("not a Charter decision log"), "{e}");
     assert!(log::verify(&path.with_file_name("missing.db")).is_err());
+    std::fs::remove_dir_all(path.parent().unwrap()).ok();
+}
+
+// ---- Seals and anchors -------------------------------------------------------------
+
+use charter_runtime::keys::SigningKey;
+use charter_runtime::log::{Anchor, SealConfig, VerifyOptions, VerifyReport};
+
+fn key(seed: u8) -> Arc<SigningKey> {
+    Arc::new(SigningKey::from_seed(&[seed; 32]))
+}
+
+/// Appends decisions `from..to` to a log sealed with `key` every `every` records.
+fn write_sealed(path: &Path, key: &Arc<SigningKey>, every: u64, from: usize, to: usize) {
+    let mut config = LogConfig::new(path);
+    let mut seal = SealConfig::new(key.clone());
+    seal.every_records = every;
+    seal.every = std::time::Duration::from_secs(3600);
+    config.seal = Some(seal);
+    config.max_batch = 8;
+    let log = DecisionLog::open(config).unwrap();
+    for i in from..to {
+        log.record_blocking(vec![entry(i, 1_780_000_000_000 + i as i64)])
+            .unwrap();
+    }
+    log.close_blocking();
+}
+
+fn check(path: &Path, keys: &[&Arc<SigningKey>], anchors: &[&Anchor]) -> VerifyReport {
+    let options = VerifyOptions {
+        keys: keys.iter().map(|k| k.verifying_key()).collect(),
+        anchors: anchors.iter().map(|a| (*a).clone()).collect(),
+        allow_unsealed: false,
+    };
+    log::verify_with(path, &options).unwrap()
+}
+
+fn reason(r: &VerifyReport) -> String {
+    r.broken
+        .as_ref()
+        .map(|b| format!("record {}: {}", b.seq, b.reason))
+        .unwrap_or_else(|| panic!("should not verify: {r:?}"))
+}
+
+fn hash_of(conn: &Connection, seq: i64) -> String {
+    if seq == 0 {
+        return log::GENESIS.to_string();
+    }
+    conn.query_row("SELECT hash FROM records WHERE seq = ?1", [seq], |r| {
+        r.get(0)
+    })
+    .unwrap()
+}
+
+/// Recomputes every link and hash from record `from` on, as a forger who knows the
+/// format (and has no key) would.
+fn rehash_from(path: &Path, from: i64) {
+    let conn = Connection::open(path).unwrap();
+    let mut prev = hash_of(&conn, from - 1);
+    let mut recs = Vec::new();
+    let all = Filter {
+        checkpoints: true,
+        ..Filter::default()
+    };
+    log::query(path, &all, |r| {
+        if r.seq >= from {
+            recs.push(r);
+        }
+        true
+    })
+    .unwrap();
+    for mut r in recs {
+        r.prev_hash = prev;
+        let h = r.expected_hash();
+        conn.execute(
+            "UPDATE records SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
+            rusqlite::params![r.prev_hash, h, r.seq],
+        )
+        .unwrap();
+        prev = h;
+    }
+}
+
+fn tampered(clean: &Path, name: &str, sql: &str, rehash: Option<i64>) -> PathBuf {
+    let path = clean.with_file_name(format!("{name}.db"));
+    std::fs::copy(clean, &path).unwrap();
+    Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+    if let Some(from) = rehash {
+        rehash_from(&path, from);
+    }
+    path
+}
+
+/// The four forgeries of issue 10 pass the chain check alone, and each fails with the key,
+/// the anchor, or both; what neither can see is said (an unsealed tail).
+#[test]
+fn seals_and_anchors_catch_rewrites_the_chain_alone_does_not() {
+    let clean = temp("sealed");
+    let k = key(1);
+    write_sealed(&clean, &k, 25, 0, 100);
+    let early = log::anchor(&clean, &k).unwrap();
+    assert_eq!(early.head.seq, 100);
+    write_sealed(&clean, &k, 25, 100, 300);
+    let late = log::anchor(&clean, &k).unwrap();
+    assert_eq!(late.head.seq, 300);
+
+    let r = check(&clean, &[&k], &[&early, &late]);
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(r.unsealed, 0, "a clean close seals the tail");
+    assert_eq!(r.sealed_through, Some(300));
+    assert!(r.seals_verified >= 300 / 25, "{r:?}");
+    assert_eq!(r.anchors.len(), 2);
+    assert!(log::verify(&clean).unwrap().ok());
+
+    // (a) A forged record slipped in at 150, the rest renumbered and rehashed.
+    let forged = entry(999, 1_780_000_000_150);
+    let a = tampered(
+        &clean,
+        "a-forged",
+        &format!(
+            "UPDATE records SET seq = -(seq + 1) WHERE seq >= 150;
+             UPDATE records SET seq = -seq WHERE seq < 0;
+             INSERT INTO records SELECT 150, kind, '{}', ts, developer, action, dataset, scenario,
+                 'allow', request, answer, bundle_version, bundle_hash, '', '' FROM records WHERE seq = 149;",
+            forged.id
+        ),
+        Some(150),
+    );
+    assert!(
+        log::verify(&a).unwrap().ok(),
+        "the chain alone cannot see it"
+    );
+    let r = check(&a, &[&k], &[]);
+    assert!(
+        reason(&r).contains("rewritten after it was sealed"),
+        "{r:?}"
+    );
+    assert_eq!(r.broken.as_ref().unwrap().seq, 150);
+    let r = check(&a, &[], &[&late]);
+    assert!(reason(&r).contains("is not the one the anchor"), "{r:?}");
+
+    // (b) A deny flipped to allow at 100, the rest of the chain rehashed.
+    let b = tampered(
+        &clean,
+        "b-flipped",
+        "UPDATE records SET decision = 'allow' WHERE seq = 101",
+        Some(101),
+    );
+    assert!(log::verify(&b).unwrap().ok());
+    let r = check(&b, &[&k], &[]);
+    assert!(
+        reason(&r).contains("from 101 to 125 was rewritten"),
+        "{r:?}"
+    );
+    assert!(!check(&b, &[], &[&late]).ok());
+    // ... and its seals removed too, so that the rewrite would be "unsealed": the promise
+    // of the last seal before it shows them missing.
+    let b2 = tampered(&b, "b-unsealed", "DELETE FROM seals WHERE seq > 100", None);
+    let r = check(&b2, &[&k], &[]);
+    assert!(reason(&r).contains("seals are missing"), "{r:?}");
+
+    // (c) The first 120 records deleted, with a forged checkpoint accounting for them.
+    let conn = Connection::open(&clean).unwrap();
+    let h120 = hash_of(&conn, 120);
+    drop(conn);
+    let c = tampered(
+        &clean,
+        "c-prefix",
+        &format!(
+            "DELETE FROM records WHERE seq <= 120; DELETE FROM seals WHERE seq <= 120;
+             INSERT INTO records SELECT 301, 'checkpoint', 'checkpoint-1', ts, '', '', '', '', '',
+                 '{{\"pruned_from\":1,\"pruned_through\":120,\"pruned\":120,\"last_hash\":\"{h120}\",\"before\":\"x\"}}',
+                 '', '', '', '', '' FROM records WHERE seq = 300;"
+        ),
+        Some(301),
+    );
+    assert!(log::verify(&c).unwrap().ok());
+    let r = check(&c, &[&k], &[]);
+    assert!(reason(&r).contains("carries no seal by the key"), "{r:?}");
+    let r = check(&c, &[], &[&early]);
+    assert!(reason(&r).contains("no longer holds"), "{r:?}");
+    assert!(
+        check(&c, &[], &[&late]).ok(),
+        "an anchor after the cut cannot see it"
+    );
+
+    // (d) The table emptied.
+    let d = tampered(&clean, "d-emptied", "DELETE FROM records", None);
+    assert!(log::verify(&d).unwrap().ok());
+    let r = check(&d, &[&k], &[]);
+    assert!(reason(&r).contains("the log was emptied"), "{r:?}");
+    let r = check(&d, &[], &[&late]);
+    assert!(reason(&r).contains("the log was emptied"), "{r:?}");
+    // ... seals included: no seal by the key at all.
+    let d2 = tampered(&d, "d-all", "DELETE FROM seals", None);
+    assert!(reason(&check(&d2, &[&k], &[])).contains("no seal by the key"));
+    assert!(!check(&d2, &[], &[&late]).ok());
+
+    // A cut tail: records after the last anchor and seals alike.
+    let cut = tampered(
+        &clean,
+        "cut",
+        "DELETE FROM records WHERE seq > 280; DELETE FROM seals WHERE seq > 280",
+        None,
+    );
+    assert!(
+        check(&cut, &[&k], &[]).ok(),
+        "the key alone cannot see a cut at a seal"
+    );
+    assert!(reason(&check(&cut, &[&k], &[&late])).contains("removed from its end"));
+
+    // A record appended after the last seal: reported as an unsealed tail, not trusted.
+    let tail = tampered(
+        &clean,
+        "tail",
+        "INSERT INTO records SELECT 301, kind, 'forged', ts, developer, action, dataset, scenario,
+             'allow', request, answer, bundle_version, bundle_hash, '', '' FROM records WHERE seq = 300",
+        Some(301),
+    );
+    let r = check(&tail, &[&k], &[&late]);
+    assert!(r.ok(), "{r:?}");
+    assert_eq!((r.unsealed, r.sealed_through), (1, Some(300)));
+
+    // A seal altered, a seal by another key, the wrong key.
+    let bad = tampered(
+        &clean,
+        "bad-seal",
+        "UPDATE seals SET ts = ts + 1 WHERE id = 3",
+        None,
+    );
+    assert!(reason(&check(&bad, &[&k], &[])).contains("forged or altered"));
+    let other = key(2);
+    let r = check(&clean, &[&other], &[]);
+    assert!(reason(&r).contains("no seal by the key"), "{r:?}");
+    let r = check(&clean, &[&other, &k], &[]);
+    assert!(r.ok(), "{r:?}");
+    assert!(
+        !check(&clean, &[&other], &[&late]).ok(),
+        "an anchor by another key"
+    );
+    // An anchor of another log.
+    let elsewhere = temp("sealed-other");
+    write_sealed(&elsewhere, &k, 25, 0, 10);
+    let foreign = log::anchor(&elsewhere, &k).unwrap();
+    assert!(reason(&check(&clean, &[], &[&foreign])).contains("is of log"));
+    // An anchor is not written for a broken log.
+    assert!(log::anchor(&b, &k).is_err());
+    std::fs::remove_dir_all(clean.parent().unwrap()).ok();
+    std::fs::remove_dir_all(elsewhere.parent().unwrap()).ok();
+}
+
+/// A sealed log pruned with its key stays verifiable with the key; without the key a
+/// sealed log is not pruned; an anchor whose record was pruned is accounted for by the
+/// sealed checkpoint.
+#[test]
+fn pruning_a_sealed_log_seals_its_checkpoint() {
+    let path = temp("sealed-prune");
+    let k = key(3);
+    write_sealed(&path, &k, 10, 0, 60);
+    let early = log::anchor(&path, &k).unwrap();
+    write_sealed(&path, &k, 10, 60, 100);
+    let e = log::prune(&path, 1_780_000_000_070, None).unwrap_err();
+    assert!(e.to_string().contains("--key"), "{e}");
+    let r = log::prune(&path, 1_780_000_000_070, Some(&k)).unwrap();
+    assert_eq!(r.through, Some(70));
+    let v = check(&path, &[&k], &[&early]);
+    assert!(v.ok(), "{v:?}");
+    assert!(v.anchors[0].pruned);
+    assert_eq!(v.unsealed, 0);
+    // Without the key the pruned anchor cannot be trusted.
+    assert!(reason(&check(&path, &[], &[&early])).contains("no longer holds"));
+    // The writer goes on after the prune; seals keep their promise.
+    write_sealed(&path, &k, 10, 100, 130);
+    let v = check(&path, &[&k], &[]);
+    assert!(v.ok(), "{v:?}");
+    std::fs::remove_dir_all(path.parent().unwrap()).ok();
+}
+
+/// The writer seals by the interval while idle, and a log first written without a key is
+/// covered from the first keyed open on.
+#[test]
+fn idle_records_are_sealed_by_the_interval() {
+    let path = temp("sealed-idle");
+    filled(&path, 20, 1_780_000_000_000, 1);
+    let k = key(4);
+    let mut config = LogConfig::new(&path);
+    let mut seal = SealConfig::new(k.clone());
+    seal.every_records = 1000;
+    seal.every = std::time::Duration::from_millis(100);
+    config.seal = Some(seal);
+    config.checkpoint_every = std::time::Duration::from_millis(20);
+    let log = DecisionLog::open(config).unwrap();
+    let r = check(&path, &[&k], &[]);
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(r.sealed_through, Some(20), "sealed at open");
+    log.record_blocking(vec![entry(20, 1_780_000_000_020)])
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let r = check(&path, &[&k], &[]);
+        if r.sealed_through == Some(21) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no interval seal: {r:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    log.close_blocking();
     std::fs::remove_dir_all(path.parent().unwrap()).ok();
 }

@@ -17,6 +17,7 @@
 
 mod prune;
 mod query;
+mod seal;
 mod store;
 mod time;
 mod verify;
@@ -26,9 +27,10 @@ use std::path::PathBuf;
 
 pub use prune::{prune, PruneReport};
 pub use query::{query, Filter};
+pub use seal::{anchor, Anchor, SealConfig, SignedHead, ANCHOR_FORMAT, HEAD_FORMAT};
 pub use store::{open_read, record_hash, Record, RecordKind, FORMAT, GENESIS};
 pub use time::{format_ms, now_ms, parse_instant, parse_span};
-pub use verify::{verify, Broken, VerifyReport};
+pub use verify::{verify, verify_with, Broken, VerifyOptions, VerifyReport};
 pub use writer::{DecisionLog, Durability, Entry, LogConfig, LogStats, SyncMode, COMMIT_BUCKETS};
 
 /// A problem with the decision log.
@@ -69,6 +71,22 @@ pub enum LogError {
     #[error("the decision log is closed")]
     #[diagnostic(code(charter::log::closed))]
     Closed,
+    /// An anchor file cannot be read.
+    #[error("cannot read the anchor `{}`: {message}", path.display())]
+    #[diagnostic(
+        code(charter::log::anchor),
+        help("an anchor is the JSON file `charter log anchor --out FILE` wrote")
+    )]
+    Anchor {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// A key file cannot be used.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Key(#[from] crate::keys::KeyError),
     /// Reading the log failed.
     #[error("cannot read the decision log: {message}")]
     #[diagnostic(code(charter::log::read))]

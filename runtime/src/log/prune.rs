@@ -6,10 +6,12 @@ use std::path::Path;
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
+use super::seal::{self, Reason};
 use super::store::{self, NewRecord, RecordKind};
 use super::time::{format_ms, now_ms};
-use super::verify::{verify_conn, CheckpointBody};
+use super::verify::{verify_conn, CheckpointBody, VerifyOptions};
 use super::LogError;
+use crate::keys::SigningKey;
 
 /// Records deleted per transaction, so that a server writing the same log waits for the
 /// write lock only briefly (each step appends its own checkpoint, so the chain verifies
@@ -36,9 +38,15 @@ fn write_err(e: rusqlite::Error) -> LogError {
 }
 
 /// Deletes the records made before `before_ms` (milliseconds since the epoch): the longest
-/// prefix of the chain that is older. The log must verify first: pruning a broken log
-/// would discard the evidence.
-pub fn prune(path: &Path, before_ms: i64) -> Result<PruneReport, LogError> {
+/// prefix of the chain that is older, with the seals that name them. The log must verify
+/// first (with `key`'s public half, when given): pruning a broken log would discard the
+/// evidence. With `key`, each checkpoint is sealed; a log that holds seals is not pruned
+/// without one, since its unsealed checkpoint would then fail `verify --key`.
+pub fn prune(
+    path: &Path,
+    before_ms: i64,
+    key: Option<&SigningKey>,
+) -> Result<PruneReport, LogError> {
     if !path.is_file() {
         return Err(LogError::Open {
             path: path.to_path_buf(),
@@ -46,7 +54,22 @@ pub fn prune(path: &Path, before_ms: i64) -> Result<PruneReport, LogError> {
         });
     }
     let mut conn = store::open_write(path, std::time::Duration::from_secs(10))?;
-    let checked = verify_conn(&conn)?;
+    let options = VerifyOptions {
+        keys: key.map(|k| vec![k.verifying_key()]).unwrap_or_default(),
+        anchors: Vec::new(),
+        allow_unsealed: true,
+    };
+    let checked = verify_conn(&conn, &options)?;
+    if key.is_none() && checked.seals > 0 {
+        return Err(LogError::Write {
+            message: format!(
+                "the log is sealed ({} seal(s)); give its private key with `--key` so that the \
+                 checkpoint is sealed too (an unsealed checkpoint fails `charter log verify \
+                 --key`, as a forged one would)",
+                checked.seals
+            ),
+        });
+    }
     if let Some(b) = checked.broken {
         return Err(LogError::Write {
             message: format!(
@@ -122,10 +145,15 @@ pub fn prune(path: &Path, before_ms: i64) -> Result<PruneReport, LogError> {
             }],
         )
         .map_err(write_err)?;
+        if let Some(key) = key {
+            seal::seal_head(&tx, key, Reason::Checkpoint, None).map_err(write_err)?;
+        }
         // Deleted after the checkpoint is appended: the chain's head must still be there
         // to append to, even when every record is pruned.
         let deleted = tx
             .execute("DELETE FROM records WHERE seq <= ?1", [through])
+            .map_err(write_err)?;
+        tx.execute("DELETE FROM seals WHERE seq <= ?1", [through])
             .map_err(write_err)?;
         tx.commit().map_err(write_err)?;
         report.pruned += deleted as u64;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::LogError;
+use crate::keys::hex;
 
 /// The log format, stored in the `meta` table and mixed into every record hash.
 pub const FORMAT: &str = "charter-log/1";
@@ -35,6 +36,18 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_ts ON records (ts);
 CREATE INDEX IF NOT EXISTS records_developer ON records (developer, ts);
+CREATE TABLE IF NOT EXISTS seals (
+    id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    next_within INTEGER,
+    reason TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS seals_seq ON seals (seq);
+CREATE INDEX IF NOT EXISTS seals_key ON seals (key_id, seq);
 ";
 
 /// What a record is.
@@ -171,16 +184,6 @@ pub fn record_hash(seq: i64, prev_hash: &str, columns: &[&str]) -> String {
     hex(&h.finalize())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
-}
-
 fn open_err(path: &Path) -> impl Fn(rusqlite::Error) -> LogError + '_ {
     move |e| LogError::Open {
         path: path.to_path_buf(),
@@ -204,6 +207,7 @@ pub(crate) fn open_write(path: &Path, busy: std::time::Duration) -> Result<Conne
     }
     conn.execute_batch(SCHEMA).map_err(&err)?;
     check_format(&conn, path, true)?;
+    super::seal::ensure_log_id(&conn).map_err(&err)?;
     Ok(conn)
 }
 

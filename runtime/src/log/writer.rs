@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::seal::{Reason, SealConfig, Sealer};
 use super::store::{self, NewRecord, RecordKind};
 use super::LogError;
 use crate::types::Decision;
@@ -75,6 +76,8 @@ pub struct LogConfig {
     pub busy_timeout: Duration,
     /// How often the WAL is checkpointed into the database file.
     pub checkpoint_every: Duration,
+    /// Seal the chain with this key (see [`SealConfig`]); `None` writes no seals.
+    pub seal: Option<SealConfig>,
 }
 
 impl LogConfig {
@@ -88,6 +91,7 @@ impl LogConfig {
             queue: 16_384,
             busy_timeout: Duration::from_secs(5),
             checkpoint_every: Duration::from_millis(200),
+            seal: None,
         }
     }
 }
@@ -238,6 +242,7 @@ impl DecisionLog {
     pub fn open(config: LogConfig) -> Result<DecisionLog, LogError> {
         let conn = store::open_write(&config.path, config.busy_timeout)?;
         configure(&conn, &config)?;
+        let sealer = open_sealer(&conn, &config)?;
         let checkpoint_conn = store::open_write(&config.path, config.busy_timeout)?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let shared = Arc::new(Shared {
@@ -252,10 +257,11 @@ impl DecisionLog {
         let writer = {
             let shared = shared.clone();
             let max_batch = config.max_batch.max(1);
+            let sealer = sealer.clone();
             std::thread::Builder::new()
                 .name("charter-log-writer".into())
                 .spawn(move || {
-                    run(conn, rx, &shared, max_batch);
+                    run(conn, rx, &shared, max_batch, sealer.as_deref());
                     // Dropping the sender tells the checkpointer to finish.
                     drop(stop_tx);
                 })
@@ -265,7 +271,15 @@ impl DecisionLog {
         let for_checkpoints = shared.clone();
         let checkpointer = std::thread::Builder::new()
             .name("charter-log-checkpoint".into())
-            .spawn(move || checkpoint_loop(&checkpoint_conn, &stop_rx, every, &for_checkpoints))
+            .spawn(move || {
+                checkpoint_loop(
+                    &checkpoint_conn,
+                    &stop_rx,
+                    every,
+                    &for_checkpoints,
+                    sealer.as_deref(),
+                )
+            })
             .map_err(spawn_err)?;
         Ok(DecisionLog {
             tx,
@@ -436,9 +450,31 @@ impl DecisionLog {
     }
 }
 
+/// The writer's sealing, when the log has a key: the head as it is opened is sealed at
+/// once, so that a keyed log always holds a seal and the records written before (by a
+/// writer without a key) are covered from here on.
+fn open_sealer(conn: &Connection, config: &LogConfig) -> Result<Option<Arc<Sealer>>, LogError> {
+    let Some(seal) = &config.seal else {
+        return Ok(None);
+    };
+    let err = |e: rusqlite::Error| LogError::Open {
+        path: config.path.clone(),
+        message: format!("cannot seal the log: {e}"),
+    };
+    let sealer = Sealer::new(seal, conn, config.max_batch).map_err(err)?;
+    sealer.seal_now(conn, Reason::Open, true).map_err(err)?;
+    Ok(Some(Arc::new(sealer)))
+}
+
 /// The writer's loop: take the first job, everything else already queued up to
 /// `max_batch` records, commit them together, answer every waiter.
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, shared: &Shared, max_batch: usize) {
+fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    shared: &Shared,
+    max_batch: usize,
+    sealer: Option<&Sealer>,
+) {
     let mut entries: Vec<Entry> = Vec::new();
     let mut replies: Vec<Reply> = Vec::new();
     // Records of relaxed jobs in the batch: nobody waits for them, so a failed commit
@@ -483,7 +519,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, shared: &Shared, max_b
         if !entries.is_empty() {
             let n = entries.len();
             let start = Instant::now();
-            let result = commit(&mut conn, &entries);
+            let result = commit(&mut conn, &entries, sealer);
             shared
                 .commit_micros
                 .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -529,6 +565,13 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, shared: &Shared, max_b
             restart_wal(&conn);
         }
         if let Some(ack) = stop {
+            // The last records written are sealed before the writer stops, so a log
+            // closed cleanly has no unsealed tail.
+            if let Some(s) = sealer {
+                if let Err(e) = s.seal_now(&conn, Reason::Shutdown, true) {
+                    tracing::error!(error = %e, "charter: cannot seal the decision log at shutdown");
+                }
+            }
             let _ = ack.send(());
             break;
         }
@@ -583,7 +626,11 @@ fn probe(conn: &mut Connection, shared: &Shared) -> Result<(), Arc<str>> {
     }
 }
 
-fn commit(conn: &mut Connection, entries: &[Entry]) -> rusqlite::Result<()> {
+fn commit(
+    conn: &mut Connection,
+    entries: &[Entry],
+    sealer: Option<&Sealer>,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     store::append(
         &tx,
@@ -602,6 +649,11 @@ fn commit(conn: &mut Connection, entries: &[Entry]) -> rusqlite::Result<()> {
             bundle_hash: &e.bundle_hash,
         }),
     )?;
+    // A seal due is part of the commit that made it due: the records and the seal that
+    // covers them land together.
+    if let Some(s) = sealer {
+        s.seal_if_due(&tx, Reason::Records, false)?;
+    }
     tx.commit()
 }
 
@@ -633,6 +685,7 @@ fn checkpoint_loop(
     stop: &std::sync::mpsc::Receiver<()>,
     every: Duration,
     shared: &Shared,
+    sealer: Option<&Sealer>,
 ) {
     let passive = || {
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
@@ -656,6 +709,17 @@ fn checkpoint_loop(
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "charter: WAL checkpoint failed"),
+        }
+        // While no commit comes to seal them, records left unsealed past the interval
+        // are sealed from here.
+        if let Some(s) = sealer {
+            let sealed = s.idle_seal_due(conn).and_then(|due| {
+                due.then(|| s.seal_now(conn, Reason::Interval, false))
+                    .transpose()
+            });
+            if let Err(e) = sealed {
+                tracing::warn!(error = %e, "charter: cannot seal the decision log");
+            }
         }
     }
 }
