@@ -85,7 +85,10 @@ fn a_100000_deep_nesting_is_ch0004_for_check_build_and_fmt() {
         let diags = json["diagnostics"].as_array().unwrap();
         assert_eq!(diags.len(), 1, "{name}: {diags:?}");
         assert_eq!(diags[0]["code"], "CH0004");
-        assert_eq!((&diags[0]["line"], &diags[0]["column"]), (&json!(2), &json!(8)));
+        assert_eq!(
+            (&diags[0]["line"], &diags[0]["column"]),
+            (&json!(2), &json!(8))
+        );
         let human = charter(&["check", "."], d);
         assert_eq!(human.status.code(), Some(1), "{name}: {}", stderr(&human));
         let build = charter(&["build", ".", "--out", "out"], d);
@@ -93,7 +96,11 @@ fn a_100000_deep_nesting_is_ch0004_for_check_build_and_fmt() {
         assert!(!d.join("out/bundle.json").exists());
         let fmt = charter(&["fmt", "rules.charter"], d);
         assert_eq!(fmt.status.code(), Some(1), "{name}: {}", stderr(&fmt));
-        assert!(stderr(&fmt).contains("nested more than 64 levels deep"), "{}", stderr(&fmt));
+        assert!(
+            stderr(&fmt).contains("nested more than 64 levels deep"),
+            "{}",
+            stderr(&fmt)
+        );
     }
 }
 
@@ -106,10 +113,7 @@ fn the_language_server_survives_deep_and_long_files() {
     let long = d.join("long.charter");
     std::fs::write(
         &long,
-        format!(
-            "notice 长 \"长\" {{ when {} }}\n",
-            chain("and", 100_000)
-        ),
+        format!("notice 长 \"长\" {{ when {} }}\n", chain("and", 100_000)),
     )
     .unwrap();
     let mut c = Client::start(d);

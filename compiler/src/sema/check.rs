@@ -241,7 +241,7 @@ impl Checker<'_> {
                         )
                         .with_label("not a type")
                         .with_help(
-                            "types are bool, int, string, date, duration, scenario and set<T>",
+                            "types are bool, int, nat, string, date, duration, scenario and set<T>",
                         ),
                     );
                 }
@@ -745,11 +745,13 @@ impl Checker<'_> {
                         ),
                     )
                     .with_label(format!("expected {}", expected.display()))
-                    .with_help(if expected.is_nat() && got.widen() == expected.clone().widen() {
-                        "a `nat` fact is a count: write 0 or more".to_string()
-                    } else {
-                        format!("write a value of type {}", expected.display())
-                    }),
+                    .with_help(
+                        if expected.is_nat() && got.widen() == expected.clone().widen() {
+                            "a `nat` fact is a count: write 0 or more".to_string()
+                        } else {
+                            format!("write a value of type {}", expected.display())
+                        },
+                    ),
                 );
             }
         }
