@@ -97,7 +97,7 @@ fn a_100000_deep_nesting_is_ch0004_for_check_build_and_fmt() {
         let fmt = charter(&["fmt", "rules.charter"], d);
         assert_eq!(fmt.status.code(), Some(1), "{name}: {}", stderr(&fmt));
         assert!(
-            stderr(&fmt).contains("nested more than 64 levels deep"),
+            stderr(&fmt).contains("nested more than 32 levels deep"),
             "{}",
             stderr(&fmt)
         );

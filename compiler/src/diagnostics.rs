@@ -140,7 +140,7 @@ pub const CODES: &[CodeInfo] = &[
         severity: Severity::Error,
         configurable: false,
         article: None,
-        summary: "an expression nests `not`, parentheses, lists or `+`/`-` more than 64 levels deep",
+        summary: "an expression nests `not`, parentheses, lists or `+`/`-` more than 32 levels deep",
     },
     CodeInfo {
         code: Code::UnknownName,

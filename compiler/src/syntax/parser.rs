@@ -123,8 +123,9 @@ pub fn declaration_tree(chunk: &str) -> Option<Pairs<'_, Rule>> {
 /// length. Deeper nesting is refused before pest runs (`CH0004`), which keeps every
 /// recursive pass (pest, the tree builder, the checker, the lowering, Cedar's own
 /// parser and validator) within a small, known stack: the compiler is tested at this
-/// depth on a 2 MiB thread in a debug build.
-pub const MAX_NESTING: usize = 64;
+/// depth on a 2 MiB thread in a debug build, where the worst shape (a parenthesis
+/// holding `or`, `and` and a comparison at every level) overflowed at 64.
+pub const MAX_NESTING: usize = 32;
 
 /// The first place in a declaration where expressions nest deeper than
 /// [`MAX_NESTING`], found on the raw text in one linear pass, so that no parser ever
