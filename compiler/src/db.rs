@@ -120,6 +120,7 @@ pub fn file_diagnostics(db: &dyn Db, bundle: BundleInput, file: SourceFile) -> V
             SyntaxErrorKind::Syntax => Code::Syntax,
             SyntaxErrorKind::InvalidLiteral => Code::InvalidLiteral,
             SyntaxErrorKind::DuplicateStatement => Code::Duplicate,
+            SyntaxErrorKind::TooDeep => Code::NestingTooDeep,
         };
         let mut d =
             Diagnostic::new(code, id, e.span, e.message.clone()).with_label(e.label.clone());

@@ -42,6 +42,8 @@ pub enum Code {
     InvalidLiteral,
     /// `charter.toml` is missing or wrong.
     Manifest,
+    /// An expression nested deeper than the parser allows.
+    NestingTooDeep,
     /// A name that is declared nowhere.
     UnknownName,
     /// A name declared twice.
@@ -130,6 +132,15 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "charter.toml is missing or wrong",
+    },
+    CodeInfo {
+        code: Code::NestingTooDeep,
+        id: "CH0004",
+        name: "nesting-too-deep",
+        severity: Severity::Error,
+        configurable: false,
+        article: None,
+        summary: "an expression nests `not`, parentheses, lists or `+`/`-` more than 32 levels deep",
     },
     CodeInfo {
         code: Code::UnknownName,

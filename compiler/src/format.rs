@@ -94,7 +94,7 @@ pub fn format_source(path: &str, text: &str) -> Result<String, FormatError> {
     let syntax: Vec<_> = parsed
         .errors
         .iter()
-        .filter(|e| e.kind == SyntaxErrorKind::Syntax)
+        .filter(|e| matches!(e.kind, SyntaxErrorKind::Syntax | SyntaxErrorKind::TooDeep))
         .collect();
     if let Some(first) = syntax.first() {
         let lc = LineIndex::new(text).line_col(text, first.span.start as usize);

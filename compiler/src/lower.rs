@@ -191,7 +191,7 @@ pub struct Titled {
 /// A developer fact as the runtime sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogFact {
-    /// `bool`, `int`, `string`, `date`, `duration`, `scenario`, `set<…>`.
+    /// `bool`, `int`, `nat`, `string`, `date`, `duration`, `scenario`, `set<…>`.
     #[serde(rename = "type")]
     pub ty: String,
     /// Title.
@@ -387,11 +387,11 @@ impl Lowerer<'_> {
                 format!("[{}]", parts.join(", "))
             }
             ExprKind::Not(inner) => format!("!({})", self.expr(inner)),
+            ExprKind::And(items) => self.balanced(items, "&&"),
+            ExprKind::Or(items) => self.balanced(items, "||"),
             ExprKind::Binary(op, a, b) => {
                 let (la, lb) = (self.expr(a), self.expr(b));
                 match op {
-                    BinOp::And => format!("({la} && {lb})"),
-                    BinOp::Or => format!("({la} || {lb})"),
                     BinOp::Contains | BinOp::In => {
                         let (set, el, set_e) = if *op == BinOp::Contains {
                             (la, lb, a)
@@ -421,15 +421,31 @@ impl Lowerer<'_> {
     }
 }
 
+impl Lowerer<'_> {
+    /// A chain `a && b && …` as a balanced tree of parenthesized pairs, in the same
+    /// order (so evaluation and short-circuiting are unchanged): Cedar's parser,
+    /// validator and evaluator recurse, and see a depth of log2 of the chain's length.
+    fn balanced(&self, items: &[Expr], op: &str) -> String {
+        match items {
+            [] => (op == "&&").to_string(),
+            [one] => self.expr(one),
+            _ => {
+                let (l, r) = items.split_at(items.len() / 2);
+                format!("({} {op} {})", self.balanced(l, op), self.balanced(r, op))
+            }
+        }
+    }
+}
+
 fn is_empty_list(e: &Expr) -> bool {
     matches!(&strip(e).kind, ExprKind::List(items) if items.is_empty())
 }
 
-fn strip(e: &Expr) -> &Expr {
-    match &e.kind {
-        ExprKind::Paren(inner) => strip(inner),
-        _ => e,
+fn strip(mut e: &Expr) -> &Expr {
+    while let ExprKind::Paren(inner) = &e.kind {
+        e = inner;
     }
+    e
 }
 
 fn cedar_op(op: BinOp) -> &'static str {
@@ -442,8 +458,6 @@ fn cedar_op(op: BinOp) -> &'static str {
         BinOp::Ge => ">=",
         BinOp::Add => "+",
         BinOp::Sub => "-",
-        BinOp::And => "&&",
-        BinOp::Or => "||",
         BinOp::Contains | BinOp::In => "in",
     }
 }
@@ -451,7 +465,7 @@ fn cedar_op(op: BinOp) -> &'static str {
 fn cedar_type(ty: &Ty, ns: &str) -> Json {
     match ty {
         Ty::Bool => json!({"type": "Boolean"}),
-        Ty::Int | Ty::Date | Ty::Duration | Ty::Unknown => json!({"type": "Long"}),
+        Ty::Int | Ty::Nat | Ty::Date | Ty::Duration | Ty::Unknown => json!({"type": "Long"}),
         Ty::Str => json!({"type": "String"}),
         Ty::Scenario => json!({"type": "Entity", "name": format!("{ns}::Scenario")}),
         Ty::Set(inner) => json!({"type": "Set", "element": cedar_type(inner, ns)}),

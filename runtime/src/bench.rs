@@ -252,7 +252,7 @@ pub fn good_facts(catalog: &Catalog, scenarios: &[&str], expires: &str) -> Facts
             | "operating_normally" => json!(true),
             _ => match fact.ty.as_str() {
                 "bool" => json!(false),
-                "int" | "duration" => json!(0),
+                "int" | "nat" | "duration" => json!(0),
                 "date" => json!(expires),
                 "string" => json!(""),
                 t if t.starts_with("set<") => json!([]),

@@ -320,6 +320,7 @@ fn describe(ty: &FactTy) -> String {
     match ty {
         FactTy::Bool => "a boolean".into(),
         FactTy::Int => "an integer".into(),
+        FactTy::Nat => "an integer of 0 or more (`nat`)".into(),
         FactTy::Str => "a string".into(),
         FactTy::Date => "a date `YYYY-MM-DD`".into(),
         FactTy::Duration => "a duration (days as an integer, or `N days|months|years`)".into(),
@@ -337,6 +338,13 @@ fn convert(snap: &Snapshot, ty: &FactTy, v: &Json) -> Result<RestrictedExpressio
             .ok_or_else(found),
         FactTy::Int => v
             .as_i64()
+            .map(RestrictedExpression::new_long)
+            .ok_or_else(found),
+        // A count: a negative one is refused wherever facts enter (a request, the fact
+        // store, a test fixture), since all of them are checked here.
+        FactTy::Nat => v
+            .as_i64()
+            .filter(|n| *n >= 0)
             .map(RestrictedExpression::new_long)
             .ok_or_else(found),
         FactTy::Str => v

@@ -30,6 +30,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) enum FactTy {
     Bool,
     Int,
+    /// An integer that is never negative: a count.
+    Nat,
     Str,
     Date,
     Duration,
@@ -42,6 +44,7 @@ impl FactTy {
         Some(match s {
             "bool" => FactTy::Bool,
             "int" => FactTy::Int,
+            "nat" => FactTy::Nat,
             "string" => FactTy::Str,
             "date" => FactTy::Date,
             "duration" => FactTy::Duration,

@@ -113,7 +113,7 @@ fn request(b: &CompiledBundle, r: &[u64]) -> Request {
         let ty = b.catalog.facts[k].ty.as_str();
         let v = match ty {
             "bool" => json!(roll.is_multiple_of(2)),
-            "int" => json!(pick(&[0, 1, 2, 59, 60, 61, 85], roll)),
+            "int" | "nat" => json!(pick(&[0, 1, 2, 59, 60, 61, 85], roll)),
             "date" => json!(format_day(day - 120 + (roll as i64) * 3)),
             _ => continue,
         };

@@ -241,7 +241,7 @@ impl Checker<'_> {
                         )
                         .with_label("not a type")
                         .with_help(
-                            "types are bool, int, string, date, duration, scenario and set<T>",
+                            "types are bool, int, nat, string, date, duration, scenario and set<T>",
                         ),
                     );
                 }
@@ -745,7 +745,13 @@ impl Checker<'_> {
                         ),
                     )
                     .with_label(format!("expected {}", expected.display()))
-                    .with_help(format!("write a value of type {}", expected.display())),
+                    .with_help(
+                        if expected.is_nat() && got.widen() == expected.clone().widen() {
+                            "a `nat` fact is a count: write 0 or more".to_string()
+                        } else {
+                            format!("write a value of type {}", expected.display())
+                        },
+                    ),
                 );
             }
         }
@@ -754,6 +760,8 @@ impl Checker<'_> {
     fn value_type(&mut self, v: &Value, expected: &Ty) -> Ty {
         match v {
             Value::Bool(..) => Ty::Bool,
+            // A number that is not negative fits a `nat` fact as well as an `int` one.
+            Value::Int(v, _) if *v >= 0 && expected.is_nat() => Ty::Nat,
             Value::Int(..) => Ty::Int,
             Value::Str(_) => Ty::Str,
             Value::Date(..) => Ty::Date,
@@ -951,7 +959,12 @@ impl Checker<'_> {
         }
         let model = self.model;
         let constants = |p: &str| model.limit_value(p);
-        if ty == Ty::Bool && never_holds(e, &constants) {
+        let non_negative = |p: &str| {
+            p.strip_prefix("developer.")
+                .and_then(|f| model.facts.get(f))
+                .is_some_and(|f| f.ty == Ty::Nat)
+        };
+        if ty == Ty::Bool && never_holds(e, &constants, &non_negative) {
             self.push(
                 Diagnostic::new(
                     Code::NeverHolds,
@@ -1015,6 +1028,25 @@ impl Checker<'_> {
                 }
                 Ty::Bool
             }
+            ExprKind::And(items) | ExprKind::Or(items) => {
+                let opname = if matches!(e.kind, ExprKind::And(_)) {
+                    "and"
+                } else {
+                    "or"
+                };
+                for x in items {
+                    let t = self.type_of(x, scope);
+                    if !Ty::Bool.accepts(&t) {
+                        self.mismatch(
+                            x.span,
+                            format!("`{opname}` needs bools, found {}", t.display()),
+                            "not a bool".into(),
+                            "combine conditions with `and` and `or`",
+                        );
+                    }
+                }
+                Ty::Bool
+            }
             ExprKind::Binary(op, a, b) => {
                 let ta = self.type_of(a, scope);
                 let tb = self.type_of(b, scope);
@@ -1026,19 +1058,6 @@ impl Checker<'_> {
                 }
                 let opname = op.as_str();
                 match op {
-                    BinOp::And | BinOp::Or => {
-                        for (t, x) in [(&ta, a), (&tb, b)] {
-                            if *t != Ty::Bool {
-                                self.mismatch(
-                                    x.span,
-                                    format!("`{opname}` needs bools, found {}", t.display()),
-                                    "not a bool".into(),
-                                    "combine conditions with `and` and `or`",
-                                );
-                            }
-                        }
-                        Ty::Bool
-                    }
                     BinOp::Eq | BinOp::Ne => {
                         if !ta.accepts(&tb) {
                             self.mismatch(
@@ -1142,7 +1161,7 @@ impl Checker<'_> {
                 }
                 if let Some(fact) = text.strip_prefix("developer.") {
                     if let Some(f) = self.model.facts.get(fact) {
-                        return f.ty.clone();
+                        return f.ty.clone().widen();
                     }
                     let fspan = Span::new(
                         n.span.start as usize + "developer.".len(),

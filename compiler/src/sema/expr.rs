@@ -12,6 +12,9 @@ pub enum Ty {
     Bool,
     /// 64-bit integer
     Int,
+    /// a count: an integer that is never negative. Only facts have it; inside an
+    /// expression a `nat` is an `int` ([`Ty::widen`]), so counts compare with any number.
+    Nat,
     /// string
     Str,
     /// calendar date
@@ -32,6 +35,7 @@ impl Ty {
         match self {
             Ty::Bool => "bool".into(),
             Ty::Int => "int".into(),
+            Ty::Nat => "nat".into(),
             Ty::Str => "string".into(),
             Ty::Date => "date".into(),
             Ty::Duration => "duration".into(),
@@ -45,6 +49,7 @@ impl Ty {
         Some(match name {
             "bool" => Ty::Bool,
             "int" => Ty::Int,
+            "nat" => Ty::Nat,
             "string" => Ty::Str,
             "date" => Ty::Date,
             "duration" => Ty::Duration,
@@ -52,12 +57,30 @@ impl Ty {
             _ => return None,
         })
     }
-    /// Whether a value of type `other` fits where `self` is expected.
+    /// Whether a value of type `other` fits where `self` is expected. A `nat` fits
+    /// where an `int` is expected, not the other way round.
     pub fn accepts(&self, other: &Ty) -> bool {
         match (self, other) {
             (Ty::Unknown, _) | (_, Ty::Unknown) => true,
+            (Ty::Int, Ty::Nat) => true,
             (Ty::Set(a), Ty::Set(b)) => a.accepts(b),
             (a, b) => a == b,
+        }
+    }
+    /// The type as expressions see it: `nat` is `int` there.
+    pub fn widen(self) -> Ty {
+        match self {
+            Ty::Nat => Ty::Int,
+            Ty::Set(t) => Ty::Set(Box::new(t.widen())),
+            t => t,
+        }
+    }
+    /// Whether values of this type, or the elements of this set, are never negative.
+    pub fn is_nat(&self) -> bool {
+        match self {
+            Ty::Nat => true,
+            Ty::Set(t) => t.is_nat(),
+            _ => false,
         }
     }
 }
@@ -160,23 +183,32 @@ pub fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<Val>) -> Option<Val> {
             Val::Bool(b) => Some(Val::Bool(!b)),
             _ => None,
         },
+        ExprKind::And(items) => {
+            // `false` anywhere decides, even beside an unknown.
+            let mut all_known = true;
+            for i in items {
+                match eval(i, lookup) {
+                    Some(Val::Bool(false)) => return Some(Val::Bool(false)),
+                    Some(Val::Bool(true)) => {}
+                    _ => all_known = false,
+                }
+            }
+            all_known.then_some(Val::Bool(true))
+        }
+        ExprKind::Or(items) => {
+            let mut all_known = true;
+            for i in items {
+                match eval(i, lookup) {
+                    Some(Val::Bool(true)) => return Some(Val::Bool(true)),
+                    Some(Val::Bool(false)) => {}
+                    _ => all_known = false,
+                }
+            }
+            all_known.then_some(Val::Bool(false))
+        }
         ExprKind::Binary(op, a, b) => {
             let (va, vb) = (eval(a, lookup), eval(b, lookup));
             match op {
-                BinOp::And => match (va, vb) {
-                    (Some(Val::Bool(false)), _) | (_, Some(Val::Bool(false))) => {
-                        Some(Val::Bool(false))
-                    }
-                    (Some(Val::Bool(true)), Some(Val::Bool(true))) => Some(Val::Bool(true)),
-                    _ => None,
-                },
-                BinOp::Or => match (va, vb) {
-                    (Some(Val::Bool(true)), _) | (_, Some(Val::Bool(true))) => {
-                        Some(Val::Bool(true))
-                    }
-                    (Some(Val::Bool(false)), Some(Val::Bool(false))) => Some(Val::Bool(false)),
-                    _ => None,
-                },
                 // Nothing is in an empty set, whatever the element.
                 BinOp::In if vb == Some(Val::Set(Vec::new())) => Some(Val::Bool(false)),
                 BinOp::Contains if va == Some(Val::Set(Vec::new())) => Some(Val::Bool(false)),
@@ -219,8 +251,13 @@ fn binary(op: BinOp, a: Val, b: Val) -> Option<Val> {
 }
 
 /// Whether a condition can never hold: it folds to `false`, or a conjunction bounds
-/// one name from both sides with no room between (`x > 5 and x < 3`).
-pub fn never_holds(e: &Expr, constants: &dyn Fn(&str) -> Option<Val>) -> bool {
+/// one name from both sides with no room between (`x > 5 and x < 3`). `non_negative`
+/// tells the names that are never below zero (`nat` facts), so `x < 0` never holds.
+pub fn never_holds(
+    e: &Expr,
+    constants: &dyn Fn(&str) -> Option<Val>,
+    non_negative: &dyn Fn(&str) -> bool,
+) -> bool {
     if eval(e, constants) == Some(Val::Bool(false)) {
         return true;
     }
@@ -245,7 +282,8 @@ pub fn never_holds(e: &Expr, constants: &dyn Fn(&str) -> Option<Val>) -> bool {
         if constants(name).is_some() {
             continue;
         }
-        let entry = bounds.entry(name).or_insert((i64::MIN, i64::MAX));
+        let floor = if non_negative(name) { 0 } else { i64::MIN };
+        let entry = bounds.entry(name).or_insert((floor, i64::MAX));
         match op {
             BinOp::Lt => entry.1 = entry.1.min(k.saturating_sub(1)),
             BinOp::Le => entry.1 = entry.1.min(k),
@@ -261,21 +299,22 @@ pub fn never_holds(e: &Expr, constants: &dyn Fn(&str) -> Option<Val>) -> bool {
     bounds.values().any(|(lo, hi)| lo > hi)
 }
 
-fn strip(e: &Expr) -> &Expr {
-    match &e.kind {
-        ExprKind::Paren(inner) => strip(inner),
-        _ => e,
+fn strip(mut e: &Expr) -> &Expr {
+    while let ExprKind::Paren(inner) = &e.kind {
+        e = inner;
     }
+    e
 }
 
+/// The conjuncts of `e`, through nested conjunctions and parentheses, in order.
 fn flatten_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match &e.kind {
-        ExprKind::Binary(BinOp::And, a, b) => {
-            flatten_and(a, out);
-            flatten_and(b, out);
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        match &e.kind {
+            ExprKind::And(items) => stack.extend(items.iter().rev()),
+            ExprKind::Paren(inner) => stack.push(inner),
+            _ => out.push(e),
         }
-        ExprKind::Paren(inner) => flatten_and(inner, out),
-        _ => out.push(e),
     }
 }
 

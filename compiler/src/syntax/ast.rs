@@ -579,13 +579,11 @@ pub struct Expr {
     pub span: Span,
 }
 
-/// Binary operators.
+/// Binary operators. `and` and `or` are not among them: a chain of either is one
+/// [`ExprKind::And`] or [`ExprKind::Or`] node, so that a chain of any length is one
+/// level deep for every pass that walks the tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BinOp {
-    /// `or`
-    Or,
-    /// `and`
-    And,
     /// `==`
     Eq,
     /// `!=`
@@ -612,8 +610,6 @@ impl BinOp {
     /// The operator as written.
     pub fn as_str(self) -> &'static str {
         match self {
-            BinOp::Or => "or",
-            BinOp::And => "and",
             BinOp::Eq => "==",
             BinOp::Ne => "!=",
             BinOp::Lt => "<",
@@ -649,22 +645,32 @@ pub enum ExprKind {
     Not(Box<Expr>),
     /// `a OP b`
     Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `a and b and …`: two or more conjuncts, in order.
+    And(Vec<Expr>),
+    /// `a or b or …`: two or more disjuncts, in order.
+    Or(Vec<Expr>),
     /// `( e )`
     Paren(Box<Expr>),
 }
 
 impl Expr {
-    /// Calls `f` on this expression and every sub-expression, parents first.
+    /// Calls `f` on this expression and every sub-expression, parents first, in source
+    /// order. Iterative, so it needs no stack in proportion to the tree's depth.
     pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
-        f(self);
-        match &self.kind {
-            ExprKind::List(items) => items.iter().for_each(|e| e.walk(f)),
-            ExprKind::Not(e) | ExprKind::Paren(e) => e.walk(f),
-            ExprKind::Binary(_, a, b) => {
-                a.walk(f);
-                b.walk(f);
+        let mut stack: Vec<&Expr> = vec![self];
+        while let Some(e) = stack.pop() {
+            f(e);
+            match &e.kind {
+                ExprKind::List(items) | ExprKind::And(items) | ExprKind::Or(items) => {
+                    stack.extend(items.iter().rev())
+                }
+                ExprKind::Not(e) | ExprKind::Paren(e) => stack.push(e),
+                ExprKind::Binary(_, a, b) => {
+                    stack.push(b);
+                    stack.push(a);
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
 
@@ -673,6 +679,8 @@ impl Expr {
         let kind = match &self.kind {
             ExprKind::Path(n) => ExprKind::Path(erase_name(n)),
             ExprKind::List(items) => ExprKind::List(items.iter().map(Expr::erase_spans).collect()),
+            ExprKind::And(items) => ExprKind::And(items.iter().map(Expr::erase_spans).collect()),
+            ExprKind::Or(items) => ExprKind::Or(items.iter().map(Expr::erase_spans).collect()),
             ExprKind::Not(e) => ExprKind::Not(Box::new(e.erase_spans())),
             ExprKind::Paren(e) => ExprKind::Paren(Box::new(e.erase_spans())),
             ExprKind::Binary(op, a, b) => {

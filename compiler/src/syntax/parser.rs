@@ -46,6 +46,8 @@ pub enum SyntaxErrorKind {
     InvalidLiteral,
     /// A statement that may appear once, written twice (`term` in a scenario).
     DuplicateStatement,
+    /// An expression nested deeper than [`MAX_NESTING`].
+    TooDeep,
 }
 
 /// A parsed file: the declarations that parsed, and the errors of those that did not.
@@ -86,6 +88,10 @@ pub fn parse(text: &str) -> ParsedFile {
         let Some(chunk) = text.get(start..end) else {
             continue;
         };
+        if let Some(e) = nesting_error(chunk, start) {
+            out.errors.push(e);
+            continue;
+        }
         match CharterGrammar::parse(Rule::declaration, chunk) {
             Ok(pairs) => {
                 let mut b = Builder {
@@ -106,7 +112,145 @@ pub fn parse(text: &str) -> ParsedFile {
 /// `None` when it does not parse. For tools that need every token as written, such
 /// as the formatter; everything else uses [`parse`].
 pub fn declaration_tree(chunk: &str) -> Option<Pairs<'_, Rule>> {
+    if nesting_error(chunk, 0).is_some() {
+        return None;
+    }
     CharterGrammar::parse(Rule::declaration, chunk).ok()
+}
+
+/// How deeply an expression may nest: levels of `not`, parentheses, list brackets and
+/// `+`/`-` terms, counted together. A chain of `and` or `or` is one level whatever its
+/// length. Deeper nesting is refused before pest runs (`CH0004`), which keeps every
+/// recursive pass (pest, the tree builder, the checker, the lowering, Cedar's own
+/// parser and validator) within a small, known stack: the compiler is tested at this
+/// depth on a 2 MiB thread in a debug build, where the worst shape (a parenthesis
+/// holding `or`, `and` and a comparison at every level) overflowed at 64.
+pub const MAX_NESTING: usize = 32;
+
+/// The first place in a declaration where expressions nest deeper than
+/// [`MAX_NESTING`], found on the raw text in one linear pass, so that no parser ever
+/// recurses over it. The count is an upper bound on the depth of the tree
+/// [`parse`] would build: `not` and `+`/`-` raise the level until the next `and`, `or`
+/// or `,`, a bracket raises it until it closes. The error points at the token that
+/// opened the outermost of those levels.
+fn nesting_error(chunk: &str, base: usize) -> Option<SyntaxError> {
+    // The start and end of the token that opened each level now open.
+    let mut openers: Vec<(usize, usize)> = Vec::new();
+    // For each open bracket: the level where its contents start, and the level before it.
+    let mut brackets: Vec<(usize, usize)> = Vec::new();
+    let mut floor = 0usize;
+    let mut depth = 0usize;
+    let bytes = chunk.as_bytes();
+    let mut i = 0usize;
+    let mut raise = |depth: &mut usize, start: usize, end: usize| -> Option<SyntaxError> {
+        openers.truncate(*depth);
+        openers.push((start, end));
+        *depth += 1;
+        if *depth <= MAX_NESTING {
+            return None;
+        }
+        let (s, e) = openers.first().copied().unwrap_or((start, end));
+        Some(SyntaxError {
+            kind: SyntaxErrorKind::TooDeep,
+            message: format!("expression is nested more than {MAX_NESTING} levels deep"),
+            span: Span::new(base + s, base + e),
+            label: "the nesting that goes too deep starts here".to_string(),
+            help: Some(format!(
+                "at most {MAX_NESTING} levels of `not`, parentheses, lists and `+`/`-` may nest; \
+                 split the condition (chains of `and` and `or` may be of any length)"
+            )),
+        })
+    };
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => {
+                // A string: to its closing quote, or the end of the line.
+                i += 1;
+                while let Some(&c) = bytes.get(i) {
+                    i += 1;
+                    match c {
+                        b'\\' => i += 1,
+                        b'"' | b'\n' => break,
+                        _ => {}
+                    }
+                }
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while bytes.get(i).is_some_and(|&c| c != b'\n') {
+                    i += 1;
+                }
+                continue;
+            }
+            b'(' | b'[' => {
+                brackets.push((floor, depth));
+                if let Some(e) = raise(&mut depth, i, i + 1) {
+                    return Some(e);
+                }
+                floor = depth;
+            }
+            b')' | b']' => {
+                if let Some((f, d)) = brackets.pop() {
+                    floor = f;
+                    depth = d;
+                }
+            }
+            b'{' | b'}' => {
+                brackets.clear();
+                floor = 0;
+                depth = 0;
+            }
+            b',' => depth = floor,
+            b'+' | b'-' => {
+                if let Some(e) = raise(&mut depth, i, i + 1) {
+                    return Some(e);
+                }
+            }
+            _ if b.is_ascii_digit() => {
+                // A number, or a date such as `2026-01-01` whose dashes are not minus.
+                let is_date = bytes.get(i..i + 10).is_some_and(|d| {
+                    d.iter().enumerate().all(|(k, c)| match k {
+                        4 | 7 => *c == b'-',
+                        _ => c.is_ascii_digit(),
+                    })
+                });
+                i += if is_date { 10 } else { 1 };
+                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+                continue;
+            }
+            _ if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 => {
+                let start = i;
+                let rest = chunk.get(i..).unwrap_or("");
+                let len: usize = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+                    .map(char::len_utf8)
+                    .sum();
+                // A character that is not part of a word (full-width punctuation …).
+                let len = len.max(rest.chars().next().map_or(1, char::len_utf8));
+                i += len;
+                match chunk.get(start..i).unwrap_or("") {
+                    "not" => {
+                        if let Some(e) = raise(&mut depth, start, i) {
+                            return Some(e);
+                        }
+                    }
+                    "and" | "or" => depth = floor,
+                    // Keywords that end one expression and may start the next; as
+                    // names inside an expression they end no bracket.
+                    "when" | "then" | "otherwise" | "require" | "measures" | "actions"
+                    | "article" => depth = floor,
+                    _ => {}
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Byte ranges of the top-level declarations of `text`, doc comments included.
@@ -199,6 +343,23 @@ fn convert_pest_error(e: &pest::error::Error<Rule>, chunk: &str, base: usize) ->
         pest::error::InputLocation::Span((s, _)) => s,
     };
     let found = token_at(chunk, pos);
+    if let pest::error::ErrorVariant::CustomError { message } = &e.variant {
+        if message.contains("limit reached") {
+            // pest ran out of stack or calls: only deep nesting gets it there, and the
+            // pre-scan refuses that first, unless the thread's stack is very small.
+            let len = found.as_ref().map_or(0, |t| t.len());
+            return SyntaxError {
+                kind: SyntaxErrorKind::TooDeep,
+                message: "expression is nested too deeply to parse".to_string(),
+                span: Span::new(base + pos, base + pos + len),
+                label: "the parser gave up here".to_string(),
+                help: Some(format!(
+                    "at most {MAX_NESTING} levels of `not`, parentheses, lists and `+`/`-` may nest; \
+                     split the condition"
+                )),
+            };
+        }
+    }
     let (expected, unexpected) = match &e.variant {
         pest::error::ErrorVariant::ParsingError {
             positives,
@@ -1421,13 +1582,29 @@ impl Builder<'_> {
         }
     }
 
+    /// Builds an expression. Rules that wrap a single child (`expr`, a one-term
+    /// `or_expr`, a `cmp_expr` without an operator …) add no node, so they are
+    /// descended in a loop: the recursion is one call per node of the tree, and the
+    /// tree is at most [`MAX_NESTING`] levels deep (checked before pest runs).
     fn expr(&mut self, p: P<'_>) -> Option<Expr> {
+        let mut p = p;
+        loop {
+            let mut inner = p.clone().into_inner();
+            let single = match (inner.next(), inner.next()) {
+                (Some(first), None) => Some(first),
+                _ => None,
+            };
+            match (p.as_rule(), single) {
+                (
+                    Rule::expr | Rule::or_expr | Rule::and_expr | Rule::cmp_expr | Rule::sum_expr,
+                    Some(first),
+                ) => p = first,
+                (Rule::not_expr, Some(first)) if first.as_rule() != Rule::kw_not => p = first,
+                _ => break,
+            }
+        }
         let span = self.span(&p);
         match p.as_rule() {
-            Rule::expr | Rule::paren if p.as_rule() == Rule::expr => {
-                let inner = p.into_inner().next()?;
-                self.expr(inner)
-            }
             Rule::paren => {
                 let inner = p.into_inner().next()?;
                 let e = self.expr(inner)?;
@@ -1437,29 +1614,25 @@ impl Builder<'_> {
                 })
             }
             Rule::or_expr | Rule::and_expr => {
-                let op = if p.as_rule() == Rule::or_expr {
-                    BinOp::Or
-                } else {
-                    BinOp::And
-                };
-                let mut acc: Option<Expr> = None;
+                let is_or = p.as_rule() == Rule::or_expr;
+                let mut items = Vec::new();
                 for c in p.into_inner() {
                     if matches!(c.as_rule(), Rule::kw_or | Rule::kw_and) {
                         continue;
                     }
-                    let e = self.expr(c)?;
-                    acc = Some(match acc {
-                        None => e,
-                        Some(l) => {
-                            let s = l.span.to(e.span);
-                            Expr {
-                                kind: ExprKind::Binary(op, Box::new(l), Box::new(e)),
-                                span: s,
-                            }
-                        }
-                    });
+                    items.push(self.expr(c)?);
                 }
-                acc
+                if items.len() < 2 {
+                    return items.pop();
+                }
+                Some(Expr {
+                    kind: if is_or {
+                        ExprKind::Or(items)
+                    } else {
+                        ExprKind::And(items)
+                    },
+                    span,
+                })
             }
             Rule::not_expr => {
                 let mut inner = p.into_inner();

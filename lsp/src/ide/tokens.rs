@@ -99,7 +99,9 @@ pub const KEYWORDS: &[&str] = &[
 ];
 
 /// The type names of `fact` declarations.
-pub const TYPES: &[&str] = &["bool", "int", "string", "date", "duration", "scenario"];
+pub const TYPES: &[&str] = &[
+    "bool", "int", "nat", "string", "date", "duration", "scenario",
+];
 
 /// Duration units, which follow a number.
 const UNITS: &[&str] = &[
