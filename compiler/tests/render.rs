@@ -19,15 +19,23 @@ fn reports(c: &Compiler) -> Vec<String> {
 #[test]
 fn an_error_at_column_70001_renders_with_its_real_position() {
     let pad = " ".repeat(70_000);
-    let text = format!("domain 住房 \"住房\"\n{pad}bogus here\n{pad}domain 住房 \"又一个\"\n");
-    let c = Compiler::from_sources(Some(MANIFEST), [("long.charter".to_string(), text)]);
+    let c = Compiler::from_sources(
+        Some(MANIFEST),
+        [
+            ("a_bad.charter".to_string(), format!("{pad}bogus here\n")),
+            (
+                "b_long.charter".to_string(),
+                format!("domain 住房 \"住房\"\n{pad}domain 住房 \"又一个\"\n"),
+            ),
+        ],
+    );
     let out = reports(&c);
     assert_eq!(out.len(), 2, "{out:#?}");
-    assert!(out[0].contains("long.charter:2:70001"), "{}", out[0]);
+    assert!(out[0].contains("a_bad.charter:1:70001"), "{}", out[0]);
     assert!(out[0].contains("bogus"), "{}", out[0]);
     assert!(out[0].contains('…'), "{}", out[0]);
-    assert!(out[1].contains("long.charter:3:70001"), "{}", out[1]);
-    // The first declaration, two lines up, is still labelled in the excerpt.
+    assert!(out[1].contains("b_long.charter:2:70008"), "{}", out[1]);
+    // The first declaration, a line up, is still labelled in the excerpt.
     assert!(out[1].contains("first declared here"), "{}", out[1]);
     for r in &out {
         assert!(
