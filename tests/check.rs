@@ -241,3 +241,222 @@ fn warnings_fail_only_under_deny_warnings() {
         .unwrap();
     assert_eq!(strict.status.code(), Some(1));
 }
+
+/// Runs a command, killing it (and failing) if it has not finished in 120 s: a test of
+/// "does not block" must not hang the suite when it fails.
+fn run_bounded(cmd: &mut Command) -> Output {
+    use std::time::{Duration, Instant};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{cmd:?} did not finish in 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn links_fifos_and_loops_in_a_bundle_are_skipped_with_a_warning() {
+    const SECRET: &str = "SECRET-FIRST-LINE-c41d";
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.charter");
+    std::fs::write(&secret, format!("{SECRET} bogus\n")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&policies(), dir.path());
+    let link = |target: &Path, name: &str| {
+        std::os::unix::fs::symlink(target, dir.path().join(name)).unwrap();
+    };
+    link(&secret, "leak.charter");
+    link(Path::new(".."), "scenarios/up");
+    link(Path::new("/"), "root");
+    let made = Command::new("mkfifo")
+        .arg(dir.path().join("pipe.charter"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    let (out, json) = check_json(dir.path());
+    assert_eq!(out.status.code(), Some(0), "{json:#}");
+    let skipped = diagnostics_with_code(&json, "CH0005");
+    let messages: Vec<&str> = skipped
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "skipped `leak.charter`: it is a symbolic link",
+            "skipped `pipe.charter`: it is a named pipe (FIFO)",
+            "skipped `root`: it is a symbolic link",
+            "skipped `scenarios/up`: it is a symbolic link",
+        ],
+        "{json:#}"
+    );
+    assert!(skipped.iter().all(|d| d["severity"] == "warning"));
+
+    for args in [
+        vec!["check"],
+        vec!["check", "--format", "sarif"],
+        vec!["check", "--format", "github"],
+        vec!["check", "--deny-warnings"],
+    ] {
+        let out = run_bounded(charter().args(&args).arg(dir.path()));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(SECRET), "{args:?} leaked the target: {all}");
+        assert!(all.contains("leak.charter"), "{args:?}: {all}");
+    }
+    let strict = run_bounded(charter().args(["check", "--deny-warnings"]).arg(dir.path()));
+    assert_eq!(strict.status.code(), Some(1));
+
+    let built = tempfile::tempdir().unwrap();
+    let out = run_bounded(
+        charter()
+            .arg("build")
+            .arg(dir.path())
+            .arg("--out")
+            .arg(built.path()),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(SECRET));
+
+    let out = run_bounded(charter().args(["fmt", "--check"]).arg(dir.path()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+    assert!(stderr.contains("pipe.charter"), "{stderr}");
+}
+
+#[test]
+fn an_error_past_column_65535_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&policies(), dir.path());
+    // A 70,000-column line whose syntax error is at its end, and a duplicate declaration
+    // (whose first declaration is in another file) at the end of another long line.
+    let pad = " ".repeat(70_000);
+    let long = format!("{pad}bogus here\n{pad}domain 住房 \"又一个\"\n");
+    std::fs::write(dir.path().join("long.charter"), &long).unwrap();
+    let out = run_bounded(charter().arg("check").arg(dir.path()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("CH0001"), "{stderr}");
+    assert!(stderr.contains("long.charter:1:70001"), "{stderr}");
+    assert!(stderr.contains("bogus"), "{stderr}");
+    assert!(stderr.contains("CH0102"), "{stderr}");
+    assert!(stderr.contains("long.charter:2:70008"), "{stderr}");
+    assert!(stderr.contains('…'), "the line is cut: {stderr}");
+    assert!(
+        stderr.len() < 20_000,
+        "the report copies the line: {}",
+        stderr.len()
+    );
+
+    let built = tempfile::tempdir().unwrap();
+    let out = run_bounded(
+        charter()
+            .arg("build")
+            .arg(dir.path())
+            .arg("--out")
+            .arg(built.path()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("CH0001"), "{stderr}");
+
+    let out = run_bounded(
+        charter()
+            .args(["fmt", "--check"])
+            .arg(dir.path().join("long.charter")),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("syntax error"), "{stderr}");
+    assert!(stderr.contains("70001"), "{stderr}");
+}
+
+/// The inputs of `tests/scale/gen.sh` (the release measurement of issue 10 uses 40,000
+/// duplicates and 20,000 fields) at a size a debug build checks quickly: correctness only,
+/// the timing is measured in release.
+#[test]
+fn many_duplicates_and_a_scope_of_20000_fields_check_and_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scale/gen.sh");
+    let made = Command::new("sh")
+        .arg(gen)
+        .arg(dir.path())
+        .args(["2000", "20000"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    let dups = dir.path().join("duplicates");
+    let (out, json) = check_json(&dups);
+    assert_eq!(out.status.code(), Some(1));
+    let twice: Vec<&Value> = diagnostics_with_code(&json, "CH0102")
+        .into_iter()
+        .filter(|d| d["message"] == "dataset `dup.same` is declared twice")
+        .collect();
+    assert_eq!(twice.len(), 1999);
+    // Each points at its own declaration and at the first one.
+    for (i, d) in twice.iter().enumerate() {
+        assert_eq!(d["line"], 5 * (i + 1) + 1, "{d:#}");
+        assert_eq!(d["related"][0]["line"], 1, "{d:#}");
+    }
+    let human = run_bounded(charter().arg("check").arg(&dups));
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert_eq!(human.status.code(), Some(1));
+    assert!(
+        stderr.contains("datasets.charter:9996:9"),
+        "{}",
+        &stderr[stderr.len().saturating_sub(3000)..]
+    );
+    assert_eq!(
+        stderr
+            .matches("dataset `dup.same` is declared twice")
+            .count(),
+        1999
+    );
+
+    let scope = dir.path().join("scope");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = run_bounded(
+        charter()
+            .arg("build")
+            .arg(&scope)
+            .arg("--out")
+            .arg(out_dir.path()),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bundle: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.path().join("bundle.json")).unwrap())
+            .unwrap();
+    let scope_policy = bundle["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "scenario/宽表统计/use/1")
+        .unwrap();
+    let fields = scope_policy["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 20_000);
+    assert_eq!(fields[19_999], "f20000");
+    let cedar = std::fs::read_to_string(out_dir.path().join("policies.cedar")).unwrap();
+    assert!(cedar.contains("big.wide/f20000"));
+    let set: cedar_policy::PolicySet = cedar.parse().unwrap();
+    assert!(set.policies().count() >= 3);
+}

@@ -1,5 +1,6 @@
 //! `charter check` and `charter build`: load a bundle, report its diagnostics, write the artifacts.
 
+use std::io::Write;
 use std::path::Path;
 
 use charter_compiler::diagnostics::DiagnosticJson;
@@ -52,15 +53,22 @@ fn print(c: &Compiler, diags: &[Diagnostic], format: Format) {
             }
         }
         Format::Human => {
+            // Standard error is unbuffered and miette writes a report in many small
+            // pieces: tens of thousands of reports cost a system call per piece unless
+            // they go through one buffer.
+            let mut err = std::io::BufWriter::new(std::io::stderr().lock());
             for d in diags {
-                eprintln!("{:?}", d.to_report(&sources));
+                // A closed stderr is not worth failing the check for.
+                let _ = writeln!(err, "{:?}", d.to_report(&sources));
             }
             let files = sources.len().saturating_sub(2);
-            eprintln!(
+            let _ = writeln!(
+                err,
                 "checked {} ({} files): {errors} error(s), {warnings} warning(s), {infos} info",
                 c.manifest().name,
                 files
             );
+            let _ = err.flush();
         }
     }
 }

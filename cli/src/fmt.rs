@@ -45,7 +45,16 @@ pub fn fmt(args: &FmtArgs) -> u8 {
     let mut out = stdout.lock();
     for path in &files {
         let shown = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
+        // A file named on the command line is read as named; one the walk found is read as
+        // the walk does: if it became a link or a FIFO since, it is refused, not followed
+        // or waited on.
+        let read = if args.paths.contains(path) {
+            std::fs::read_to_string(path).map_err(|e| e.to_string())
+        } else {
+            charter_compiler::walk::read_regular(path, charter_compiler::walk::MAX_FILE_BYTES)
+                .map_err(|e| e.to_string())
+        };
+        let text = match read {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("error: cannot read `{shown}`: {e}");
@@ -118,27 +127,23 @@ fn stdin() -> u8 {
     }
 }
 
-/// The `.charter` files at `path`: the file itself, or every one below a folder (hidden
-/// folders, `target` and `node_modules` skipped), in path order.
+/// The `.charter` files at `path`: the file itself, or every one below a folder, listed by
+/// the compiler's bundle walk (hidden folders, `target` and `node_modules` skipped; links and
+/// special files skipped with a warning and never opened), in path order.
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     if path.is_file() {
         out.push(path.to_path_buf());
         return Ok(());
     }
-    let entries =
-        std::fs::read_dir(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') || name == "target" || name == "node_modules" {
-            continue;
-        }
-        if p.is_dir() {
-            collect(&p, out)?;
-        } else if p.extension().and_then(|e| e.to_str()) == Some("charter") {
-            out.push(p);
-        }
+    let listing = charter_compiler::walk::list(path, &charter_compiler::walk::Limits::default())
+        .map_err(|e| e.to_string())?;
+    for s in &listing.skipped {
+        eprintln!(
+            "warning: skipped `{}`: it is {}",
+            path.join(&s.rel).display(),
+            s.kind.describe()
+        );
     }
+    out.extend(listing.files.into_iter().map(|e| e.path));
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! byte spans into a file; [`LineIndex`] turns them into lines and columns.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +44,8 @@ pub enum Code {
     Manifest,
     /// An expression nested deeper than the parser allows.
     NestingTooDeep,
+    /// A symbolic link or special file in the bundle folder, not read.
+    SkippedFile,
     /// A name that is declared nowhere.
     UnknownName,
     /// A name declared twice.
@@ -141,6 +143,13 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "an expression nests `not`, parentheses, lists or `+`/`-` more than 32 levels deep",
+        code: Code::SkippedFile,
+        id: "CH0005",
+        name: "skipped-file",
+        severity: Severity::Warning,
+        configurable: false,
+        article: None,
+        summary: "a symbolic link or special file in the bundle folder was not read",
     },
     CodeInfo {
         code: Code::UnknownName,
@@ -452,10 +461,14 @@ impl Diagnostic {
     }
 }
 
-/// Line starts of a text, for turning byte offsets into lines and columns.
+/// Line starts of a text, for turning byte offsets into lines and columns. Built once per
+/// file ([`SourceText::line_index`]) and shared by every diagnostic of that file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineIndex {
     starts: Vec<usize>,
+    /// Whether each line is ASCII only: its columns are then byte differences, so a
+    /// position costs a binary search even on a line of a million characters.
+    ascii: Vec<bool>,
 }
 
 /// A 1-based line and column, the column counted in characters.
@@ -471,30 +484,63 @@ impl LineIndex {
     /// Indexes `text`.
     pub fn new(text: &str) -> Self {
         let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { starts }
+        let mut ascii = Vec::new();
+        let mut plain = true;
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'\n' {
+                ascii.push(plain);
+                plain = true;
+                starts.push(i + 1);
+            } else if !b.is_ascii() {
+                plain = false;
+            }
+        }
+        ascii.push(plain);
+        LineIndex { starts, ascii }
+    }
+    /// The number of lines (a text without a newline has one).
+    pub fn line_count(&self) -> usize {
+        self.starts.len()
+    }
+    /// The 0-based line holding a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1)
+    }
+    /// The byte range of a 0-based line in `text`, without its line break.
+    pub fn line_range(&self, text: &str, line: usize) -> std::ops::Range<usize> {
+        let start = self.starts.get(line).copied().unwrap_or(text.len());
+        let mut end = self
+            .starts
+            .get(line + 1)
+            .map_or(text.len(), |n| n.saturating_sub(1));
+        if end > start && text.as_bytes().get(end - 1) == Some(&b'\r') {
+            end -= 1;
+        }
+        start.min(text.len())..end.min(text.len()).max(start.min(text.len()))
     }
     /// The line and character column of a byte offset in `text`.
     pub fn line_col(&self, text: &str, offset: usize) -> LineCol {
         let offset = offset.min(text.len());
-        let line = self
-            .starts
-            .partition_point(|&s| s <= offset)
-            .saturating_sub(1);
+        let line = self.line_of(offset);
         let start = self.starts.get(line).copied().unwrap_or(0);
-        let column = text
-            .get(start..offset)
-            .map(|s| s.chars().count())
-            .unwrap_or_else(|| {
-                // Offset inside a character: count the whole characters before it.
-                text.get(start..)
-                    .map(|s| {
-                        s.char_indices()
-                            .take_while(|(i, _)| start + i < offset)
-                            .count()
-                    })
-                    .unwrap_or(0)
-            });
+        let column = if self.ascii.get(line).copied().unwrap_or(false) {
+            offset.saturating_sub(start)
+        } else {
+            text.get(start..offset)
+                .map(|s| s.chars().count())
+                .unwrap_or_else(|| {
+                    // Offset inside a character: count the whole characters before it.
+                    text.get(start..)
+                        .map(|s| {
+                            s.char_indices()
+                                .take_while(|(i, _)| start + i < offset)
+                                .count()
+                        })
+                        .unwrap_or(0)
+                })
+        };
         LineCol {
             line: line + 1,
             column: column + 1,
@@ -502,13 +548,34 @@ impl LineIndex {
     }
 }
 
-/// A file as diagnostics need it: its path and text.
+/// A file as diagnostics need it: its path, its text, and its line index, built on first
+/// use and shared by every clone (so a report neither copies the text nor re-indexes it).
 #[derive(Clone, Debug)]
 pub struct SourceText {
     /// Path, relative to the bundle root, with `/` separators.
     pub path: String,
     /// The text.
     pub text: Arc<str>,
+    index: Arc<OnceLock<LineIndex>>,
+}
+
+impl SourceText {
+    /// A file with its text.
+    pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        SourceText {
+            path: path.into(),
+            text: text.into(),
+            index: Arc::default(),
+        }
+    }
+    /// The file's line index, built once.
+    pub fn line_index(&self) -> &LineIndex {
+        self.index.get_or_init(|| LineIndex::new(&self.text))
+    }
+    /// The line and column of a byte offset.
+    pub fn line_col(&self, offset: usize) -> LineCol {
+        self.line_index().line_col(&self.text, offset)
+    }
 }
 
 /// A diagnostic with positions resolved, as `charter check --format json` prints it.
@@ -591,31 +658,59 @@ impl Diagnostic {
         }
     }
 
-    /// A miette report with the source snippet, for people.
+    /// A miette report with the source snippet, for people. Miette gets an [`Excerpt`]: a
+    /// few lines around the primary span, each cut to a window around its spans, so that
+    /// neither a long line (miette cannot pad past column 65,535) nor a large file (copied
+    /// into every report) costs more than the excerpt.
     pub fn to_report(&self, files: &[SourceText]) -> miette::Report {
         let file = files.get(self.file as usize);
-        let mut labels = vec![miette::LabeledSpan::new_primary_with_span(
+        let excerpt = file.map(|f| {
+            let spans: Vec<Span> = self
+                .related
+                .iter()
+                .filter(|r| r.file == self.file)
+                .map(|r| r.span)
+                .collect();
+            Excerpt::new(f, self.span, &spans)
+        });
+        let mut labels = Vec::new();
+        let mut notes = Vec::new();
+        let mut unlisted = 0usize;
+        labels.push(miette::LabeledSpan::new_primary_with_span(
             (!self.label.is_empty()).then(|| self.label.clone()),
-            self.span.range(),
-        )];
+            excerpt.as_ref().map_or(0..0, Excerpt::primary),
+        ));
+        let mut same_file = 0usize;
         for r in &self.related {
-            if r.file == self.file {
-                labels.push(miette::LabeledSpan::new_with_span(
+            let shown = if r.file == self.file {
+                same_file += 1;
+                excerpt.as_ref().and_then(|e| e.other(same_file - 1))
+            } else {
+                None
+            };
+            match shown {
+                Some(range) => labels.push(miette::LabeledSpan::new_with_span(
                     Some(r.message.clone()),
-                    r.span.range(),
-                ));
+                    range,
+                )),
+                None if notes.len() < MAX_NOTES => {
+                    let (path, lc, _) = resolve(files, r.file, r.span);
+                    notes.push(format!("{}: {}:{}:{}", r.message, path, lc.line, lc.column));
+                }
+                None => unlisted += 1,
             }
         }
+        if unlisted > 0 {
+            notes.push(format!(
+                "and {unlisted} more place(s): `--format json` lists them all"
+            ));
+        }
         let mut help = self.help.clone();
-        for r in &self.related {
-            if r.file != self.file {
-                let (path, lc, _) = resolve(files, r.file, r.span);
-                let note = format!("{}: {}:{}:{}", r.message, path, lc.line, lc.column);
-                help = Some(match help {
-                    Some(h) => format!("{h}\n{note}"),
-                    None => note,
-                });
-            }
+        for note in notes {
+            help = Some(match help {
+                Some(h) => format!("{h}\n{note}"),
+                None => note,
+            });
         }
         if let Some(article) = &self.article {
             let note = format!("《镇江市公共数据授权运营管理暂行办法》{article}");
@@ -638,9 +733,8 @@ impl Diagnostic {
             None => diag,
         };
         let report = miette::Report::new(diag);
-        match file {
-            Some(f) => report
-                .with_source_code(miette::NamedSource::new(f.path.clone(), f.text.to_string())),
+        match excerpt {
+            Some(e) => report.with_source_code(e),
             None => report,
         }
     }
@@ -648,18 +742,245 @@ impl Diagnostic {
 
 fn resolve(files: &[SourceText], file: FileId, span: Span) -> (String, LineCol, LineCol) {
     match files.get(file as usize) {
-        Some(f) => {
-            let idx = LineIndex::new(&f.text);
-            (
-                f.path.clone(),
-                idx.line_col(&f.text, span.start as usize),
-                idx.line_col(&f.text, span.end as usize),
-            )
-        }
+        Some(f) => (
+            f.path.clone(),
+            f.line_col(span.start as usize),
+            f.line_col(span.end as usize),
+        ),
         None => (
             String::from("<unknown>"),
             LineCol { line: 1, column: 1 },
             LineCol { line: 1, column: 1 },
         ),
     }
+}
+
+/// A source line longer than this many bytes is cut to a window around its spans.
+const WHOLE_LINE_BYTES: usize = 480;
+/// Characters a cut line keeps before the first span on it.
+const WINDOW_LEAD: usize = 40;
+/// Characters a cut line keeps in all.
+const WINDOW_WIDTH: usize = 160;
+/// Lines a primary span may cover before a report shows only its first line.
+const SPAN_LINES: usize = 8;
+/// Secondary labels drawn in the excerpt; the others are listed in the help, up to
+/// [`MAX_NOTES`] of them.
+const MAX_LABELS: usize = 8;
+/// Places listed in the help; past this, their number.
+const MAX_NOTES: usize = 8;
+
+/// One line of an [`Excerpt`].
+#[derive(Debug)]
+struct ExcerptLine {
+    /// 0-based line in the file.
+    line: usize,
+    /// Bytes of the file's line that are shown (`…` marks where the rest was cut).
+    keep: std::ops::Range<usize>,
+    /// The whole line in the file, its break excluded.
+    full: std::ops::Range<usize>,
+    /// Where the kept text starts in the excerpt (after a leading `…`).
+    at: usize,
+    /// Characters of the file's line before `keep`.
+    lead_chars: usize,
+}
+
+/// What a report hands miette instead of the whole file: the lines around a diagnostic's
+/// primary span, cut to windows, with the file's line numbers and columns.
+#[derive(Debug)]
+pub struct Excerpt {
+    name: String,
+    text: String,
+    lines: Vec<ExcerptLine>,
+    /// The primary span as shown (a span of many lines is cut to its first line).
+    primary: (usize, usize),
+    /// The secondary spans, `None` for those not shown (off the excerpt's lines, or past
+    /// [`MAX_LABELS`]).
+    others: Vec<Option<(usize, usize)>>,
+}
+
+impl Excerpt {
+    /// The excerpt of `file` for a primary span and same-file secondary spans (those outside
+    /// the excerpt's lines are left out: [`Excerpt::rebase`] returns `None` for them).
+    pub fn new(file: &SourceText, primary: Span, others: &[Span]) -> Self {
+        let text: &str = &file.text;
+        let index = file.line_index();
+        let len = text.len();
+        let start = (primary.start as usize).min(len);
+        let mut end = (primary.end as usize).clamp(start, len);
+        let first_line = index.line_of(start);
+        let mut last_line = index.line_of(if end > start { end - 1 } else { start });
+        if last_line > first_line + SPAN_LINES {
+            last_line = first_line;
+            end = index.line_range(text, first_line).end.max(start);
+        }
+        let from = first_line.saturating_sub(1);
+        let to = (last_line + 1).min(index.line_count().saturating_sub(1));
+        let mut spans: Vec<(usize, usize)> = vec![(start, end)];
+        let mut shown = Vec::with_capacity(others.len());
+        for s in others {
+            let (a, b) = (s.start as usize, (s.end as usize).min(len));
+            if spans.len() <= MAX_LABELS
+                && a <= len
+                && index.line_of(a) >= from
+                && index.line_of(b.max(a)) <= to
+            {
+                spans.push((a, b.max(a)));
+                shown.push(Some((a, b.max(a))));
+            } else {
+                shown.push(None);
+            }
+        }
+        let mut out = String::new();
+        let mut lines = Vec::new();
+        for line in from..=to {
+            let full = index.line_range(text, line);
+            let keep = if full.len() <= WHOLE_LINE_BYTES {
+                full.clone()
+            } else {
+                // Focus on the first span that starts on this line, or the line's start.
+                let focus = spans
+                    .iter()
+                    .filter(|(a, b)| *a <= full.end && *b >= full.start)
+                    .map(|(a, _)| (*a).max(full.start))
+                    .min()
+                    .unwrap_or(full.start);
+                let ws = back_chars(text, floor_char(text, focus), full.start, WINDOW_LEAD);
+                let we = forward_chars(text, ws, full.end, WINDOW_WIDTH);
+                ws..we
+            };
+            if keep.start > full.start {
+                out.push('…');
+            }
+            let at = out.len();
+            out.push_str(text.get(keep.clone()).unwrap_or(""));
+            if keep.end < full.end {
+                out.push('…');
+            }
+            out.push('\n');
+            let lead_chars = index.line_col(text, keep.start).column.saturating_sub(1);
+            lines.push(ExcerptLine {
+                line,
+                keep,
+                full,
+                at,
+                lead_chars,
+            });
+        }
+        Excerpt {
+            name: file.path.clone(),
+            text: out,
+            lines,
+            primary: (start, end),
+            others: shown,
+        }
+    }
+
+    /// The excerpt's text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Where a byte offset of the file lands in the excerpt, clamped to what is shown.
+    fn map(&self, offset: usize) -> Option<usize> {
+        let l = self
+            .lines
+            .iter()
+            .find(|l| offset >= l.full.start && offset <= l.full.end)
+            .or_else(|| {
+                // The line break after a line, or a byte of a `\r\n`, belongs to the line.
+                self.lines.iter().rev().find(|l| offset >= l.full.start)
+            })?;
+        let clamped = offset.clamp(l.keep.start, l.keep.end);
+        Some(l.at + (clamped - l.keep.start))
+    }
+
+    /// The primary span as a byte range of the excerpt.
+    pub fn primary(&self) -> std::ops::Range<usize> {
+        self.rebase(self.primary).unwrap_or(0..0)
+    }
+
+    /// The `i`th secondary span given to [`Excerpt::new`] as a byte range of the excerpt;
+    /// `None` when it is not shown.
+    pub fn other(&self, i: usize) -> Option<std::ops::Range<usize>> {
+        self.rebase((*self.others.get(i)?)?)
+    }
+
+    fn rebase(&self, (s, e): (usize, usize)) -> Option<std::ops::Range<usize>> {
+        let a = self.map(s)?;
+        let b = self.map(e.max(s))?.max(a);
+        Some(a..b)
+    }
+
+    /// The file's 0-based line and character column of an excerpt offset.
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let Some(l) = self
+            .lines
+            .iter()
+            .rev()
+            .find(|l| l.at <= offset)
+            .or_else(|| self.lines.first())
+        else {
+            return (0, 0);
+        };
+        let shown = self
+            .text
+            .get(l.at..offset.max(l.at))
+            .map_or(0, |s| s.chars().count());
+        (l.line, l.lead_chars + shown)
+    }
+}
+
+impl miette::SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner = <str as miette::SourceCode>::read_span(
+            self.text.as_str(),
+            span,
+            context_lines_before,
+            context_lines_after,
+        )?;
+        let base = self.lines.first().map_or(0, |l| l.line);
+        // A read without context is how miette asks for a label's own position (the
+        // `[file:line:column]` header): answer in the file's terms, not the excerpt's.
+        let (line, column) = if context_lines_before == 0 && context_lines_after == 0 {
+            self.position(span.offset())
+        } else {
+            (base + inner.line(), inner.column())
+        };
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            line,
+            column,
+            inner.line_count(),
+        )))
+    }
+}
+
+/// The largest char boundary at or before `at`.
+fn floor_char(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while at > 0 && !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// The offset `n` characters before `at`, not before `limit`.
+fn back_chars(text: &str, at: usize, limit: usize, n: usize) -> usize {
+    text.get(limit..at)
+        .and_then(|s| s.char_indices().rev().nth(n.saturating_sub(1)))
+        .map_or(limit, |(i, _)| limit + i)
+}
+
+/// The offset `n` characters after `at`, not after `limit`.
+fn forward_chars(text: &str, at: usize, limit: usize, n: usize) -> usize {
+    text.get(at..limit)
+        .and_then(|s| s.char_indices().nth(n))
+        .map_or(limit, |(i, _)| at + i)
 }

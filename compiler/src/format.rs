@@ -78,9 +78,9 @@ pub struct SyntaxProblem {
     pub line: usize,
     /// 1-based column of the first error, in characters.
     pub column: usize,
-    /// The file's text.
+    /// The lines around the first error (an excerpt, so that any column renders).
     #[source_code]
-    src: miette::NamedSource<String>,
+    src: crate::diagnostics::Excerpt,
     /// The first error.
     #[label("{label}")]
     span: miette::SourceSpan,
@@ -98,18 +98,20 @@ pub fn format_source(path: &str, text: &str) -> Result<String, FormatError> {
         .collect();
     if let Some(first) = syntax.first() {
         let lc = LineIndex::new(text).line_col(text, first.span.start as usize);
+        let excerpt = crate::diagnostics::Excerpt::new(
+            &crate::diagnostics::SourceText::new(path, text),
+            first.span,
+            &[],
+        );
+        let shown = excerpt.primary();
         return Err(FormatError::Syntax(Box::new(SyntaxProblem {
             path: path.to_string(),
             count: syntax.len(),
             message: first.message.clone(),
             line: lc.line,
             column: lc.column,
-            src: miette::NamedSource::new(path, text.to_string()),
-            span: (
-                first.span.start as usize,
-                (first.span.end - first.span.start) as usize,
-            )
-                .into(),
+            src: excerpt,
+            span: shown.into(),
             label: first.label.clone(),
         })));
     }

@@ -16,6 +16,7 @@ pub mod sema;
 pub mod suppress;
 pub mod syntax;
 pub mod synth;
+pub mod walk;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,14 @@ pub enum LoadError {
         /// The folder.
         path: PathBuf,
     },
+    /// The bundle's folder could not be walked, or a file in it read: a limit was
+    /// passed, or `charter.toml` is a link or a special file.
+    #[error("{0}")]
+    #[diagnostic(
+        code(charter::walk),
+        help("Charter reads regular files only, never follows symbolic links, and limits a bundle's depth, file count and size: see \"Which files make up a bundle\" in docs/ci.md")
+    )]
+    Walk(#[from] walk::WalkError),
     /// A file could not be read.
     #[error("cannot read `{}`", path.display())]
     #[diagnostic(code(charter::io))]
@@ -57,6 +66,8 @@ pub struct Compiler {
     bundle: BundleInput,
     files: BTreeMap<String, SourceFile>,
     root: Option<PathBuf>,
+    /// Warnings of the walk that loaded the bundle (links and special files skipped).
+    load_diags: Vec<Diagnostic>,
 }
 
 impl Compiler {
@@ -95,22 +106,49 @@ impl Compiler {
             bundle,
             files: map,
             root: None,
+            load_diags: Vec::new(),
         }
     }
 
-    /// Loads the bundle in `dir`: `charter.toml` and every `.charter` file below it.
+    /// Loads the bundle in `dir`: `charter.toml` and every `.charter` file below it, through
+    /// the bundle walk ([`walk`]): regular files only, links and special files skipped with a
+    /// `CH0005` warning, within [`walk::Limits::default`].
     pub fn load_dir(dir: &Path) -> Result<Self, LoadError> {
+        Self::load_dir_with(dir, &walk::Limits::default())
+    }
+
+    /// Like [`Compiler::load_dir`] with other limits.
+    pub fn load_dir_with(dir: &Path, limits: &walk::Limits) -> Result<Self, LoadError> {
         let manifest_path = dir.join(db::MANIFEST_PATH);
-        if !manifest_path.is_file() {
+        // `symlink_metadata`: a link named charter.toml is refused by the read below, with
+        // its own message, rather than reported as a missing manifest.
+        if std::fs::symlink_metadata(&manifest_path).is_err() {
             return Err(LoadError::NotABundle {
                 path: dir.to_path_buf(),
             });
         }
-        let manifest = read(&manifest_path)?;
-        let mut files = Vec::new();
-        collect_charter_files(dir, dir, &mut files)?;
-        let mut c = Self::from_sources(Some(&manifest), files);
+        let loaded = walk::load(dir, limits)?;
+        let mut c = Self::from_sources(Some(&loaded.manifest), loaded.files);
         c.root = Some(dir.to_path_buf());
+        c.load_diags = loaded
+            .skipped
+            .iter()
+            .map(|s| {
+                Diagnostic::new(
+                    Code::SkippedFile,
+                    1,
+                    syntax::ast::Span::new(0, 0),
+                    format!("skipped `{}`: it is {}", s.rel, s.kind.describe()),
+                )
+                .with_label("in the bundle loaded from this manifest's folder")
+                .with_help(match s.kind {
+                    walk::SkipKind::Symlink => {
+                        "Charter never follows symbolic links in a bundle; copy the file or folder into the bundle instead"
+                    }
+                    _ => "Charter reads regular files only; remove it or rename it so it does not end in `.charter`",
+                })
+            })
+            .collect();
         Ok(c)
     }
 
@@ -185,10 +223,7 @@ impl Compiler {
         self.bundle
             .files(&self.db)
             .iter()
-            .map(|f| SourceText {
-                path: f.path(&self.db).clone(),
-                text: f.text(&self.db).as_str().into(),
-            })
+            .map(|f| SourceText::new(f.path(&self.db).clone(), f.text(&self.db).as_str()))
             .collect()
     }
 
@@ -199,7 +234,17 @@ impl Compiler {
 
     /// All diagnostics, lint levels applied, sorted by file and position.
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
-        db::bundle_diagnostics(&self.db, self.bundle).clone()
+        let mut out = db::bundle_diagnostics(&self.db, self.bundle).clone();
+        if !self.load_diags.is_empty() {
+            out.extend(db::apply_levels(self.manifest(), &self.load_diags));
+            out.sort_by_key(|d| (d.file, d.span.start, d.code));
+        }
+        out
+    }
+
+    /// The warnings of the walk that loaded the bundle from disk, before lint levels.
+    pub fn load_diagnostics(&self) -> &[Diagnostic] {
+        &self.load_diags
     }
 
     /// The semantic model.
@@ -383,6 +428,21 @@ fn validate_policies(bundle: &CompiledBundle) -> Vec<(Option<String>, String)> {
     problems
 }
 
+/// Policies longer than this are written as the compiler lowered them, not through
+/// `cedar-policy-formatter`, whose time grows faster than linearly with a policy's length
+/// (a scope over one dataset's 20,000 fields took 26 s). The lowered text is valid Cedar,
+/// one clause a line; only the wrapping of long lists differs.
+pub const FORMAT_CEDAR_MAX_BYTES: usize = 16 * 1024;
+
+/// Formats one policy's Cedar text like [`format_cedar`], unless it is longer than
+/// [`FORMAT_CEDAR_MAX_BYTES`]: then the text as lowered.
+pub fn format_cedar_policy(text: &str) -> String {
+    if text.len() > FORMAT_CEDAR_MAX_BYTES {
+        return text.to_string();
+    }
+    format_cedar(text)
+}
+
 /// Formats Cedar policy text with `cedar-policy-formatter`; the text unchanged if it
 /// cannot be formatted.
 pub fn format_cedar(text: &str) -> String {
@@ -410,7 +470,7 @@ pub fn build_outputs(bundle: &CompiledBundle) -> Result<Vec<(&'static str, Strin
         .iter()
         .filter(|p| p.kind != PolicyKind::Notice)
     {
-        policies.push_str(format_cedar(&p.cedar).trim_end());
+        policies.push_str(format_cedar_policy(&p.cedar).trim_end());
         policies.push_str("\n\n");
     }
     let schema = cedar_policy::SchemaFragment::from_json_value(bundle.schema.clone())
@@ -425,43 +485,4 @@ pub fn build_outputs(bundle: &CompiledBundle) -> Result<Vec<(&'static str, Strin
         ("schema.cedarschema", schema),
         ("entities.json", entities),
     ])
-}
-
-fn read(path: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn collect_charter_files(
-    root: &Path,
-    dir: &Path,
-    out: &mut Vec<(String, String)>,
-) -> Result<(), LoadError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') || name == "target" || name == "node_modules" {
-            continue;
-        }
-        if p.is_dir() {
-            collect_charter_files(root, &p, out)?;
-        } else if p.extension().and_then(|e| e.to_str()) == Some("charter") {
-            let rel = p
-                .strip_prefix(root)
-                .unwrap_or(&p)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
-            out.push((rel, read(&p)?));
-        }
-    }
-    Ok(())
 }

@@ -693,12 +693,13 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                         let fields: Option<Vec<String>> = match &u.fields {
                             FieldSet::All(_) => None,
                             FieldSet::Some(names) => {
-                                let mut v: Vec<String> = Vec::new();
-                                for n in names {
-                                    if !v.contains(&n.text) {
-                                        v.push(n.text.clone());
-                                    }
-                                }
+                                // A set beside the list: a scope of n fields dedups in O(n).
+                                let mut seen = std::collections::HashSet::new();
+                                let v: Vec<String> = names
+                                    .iter()
+                                    .filter(|n| seen.insert(n.text.as_str()))
+                                    .map(|n| n.text.clone())
+                                    .collect();
                                 Some(v)
                             }
                         };

@@ -141,7 +141,8 @@ fn every_code_has_a_case() {
         .collect();
     for info in CODES {
         // CH0003 is about charter.toml and CH0900 cannot come from input: tests below.
-        if info.id == "CH0003" || info.id == "CH0900" {
+        // CH0005 comes from the folder on disk: compiler/tests/walk.rs and tests/check.rs.
+        if info.id == "CH0003" || info.id == "CH0005" || info.id == "CH0900" {
             continue;
         }
         assert!(

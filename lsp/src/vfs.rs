@@ -8,7 +8,7 @@ use tower_lsp_server::ls_types::Uri;
 
 /// Folders never searched for bundles or `.charter` files.
 fn skipped(name: &str) -> bool {
-    name.starts_with('.') || name == "target" || name == "node_modules"
+    charter_compiler::walk::ignored_name(name)
 }
 
 /// The nearest folder at or above `path`'s folder that holds a `charter.toml`.
@@ -45,33 +45,19 @@ pub fn find_bundles(root: &Path, depth: usize) -> Vec<PathBuf> {
     out
 }
 
-/// The `.charter` files below `root`, as `(bundle-relative path, absolute path)`, the
-/// way the compiler's `load_dir` finds them.
+/// The `.charter` files below `root`, as `(bundle-relative path, absolute path)`, listed by
+/// the compiler's bundle walk (the one `load_dir` uses: regular files only, no links
+/// followed). A walk that fails (a limit passed) lists nothing; loading the bundle reports why.
 pub fn charter_files(root: &Path) -> Vec<(String, PathBuf)> {
-    let mut out = Vec::new();
-    collect(root, root, &mut out);
-    out.sort();
-    out
+    charter_compiler::walk::list(root, &charter_compiler::walk::Limits::default())
+        .map(|l| l.files.into_iter().map(|e| (e.rel, e.path)).collect())
+        .unwrap_or_default()
 }
 
-fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.filter_map(|e| e.ok()) {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if skipped(&name) {
-            continue;
-        }
-        let p = e.path();
-        if p.is_dir() {
-            collect(root, &p, out);
-        } else if p.extension().and_then(|x| x.to_str()) == Some("charter") {
-            if let Some(rel) = relative(root, &p) {
-                out.push((rel, p));
-            }
-        }
-    }
+/// Reads a bundle file the way the bundle walk does: a regular file only (never through a
+/// link, never waiting on a FIFO), within the walk's size limit.
+pub fn read_regular(path: &Path) -> Result<String, charter_compiler::walk::WalkError> {
+    charter_compiler::walk::read_regular(path, charter_compiler::walk::MAX_FILE_BYTES)
 }
 
 /// `path` relative to `root` with `/` separators, as the compiler names files.

@@ -481,7 +481,7 @@ impl World {
             return;
         }
         if !self.docs.contains_key(&manifest) {
-            if let Ok(text) = std::fs::read_to_string(&manifest) {
+            if let Ok(text) = vfs::read_regular(&manifest) {
                 b.compiler.set_manifest(text);
             }
         }
@@ -498,7 +498,7 @@ impl World {
             if self.docs.contains_key(abs) {
                 continue;
             }
-            if let Ok(text) = std::fs::read_to_string(abs) {
+            if let Ok(text) = vfs::read_regular(abs) {
                 b.compiler.set_file(rel, text);
             }
         }

@@ -82,31 +82,30 @@ fn relevant(source: &Source, path: &Path) -> bool {
     }
 }
 
-/// Path, modification time and length of every file that makes up the bundle.
-fn fingerprint(source: &Source) -> Vec<(PathBuf, Option<std::time::SystemTime>, u64)> {
-    fn walk(
-        source: &Source,
-        dir: &Path,
-        out: &mut Vec<(PathBuf, Option<std::time::SystemTime>, u64)>,
-    ) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            let Ok(meta) = e.metadata() else { continue };
-            if meta.is_dir() {
-                if relevant_dir(&p) {
-                    walk(source, &p, out);
-                }
-            } else if relevant(source, &p) {
-                out.push((p, meta.modified().ok(), meta.len()));
-            }
-        }
-    }
+/// Path, modification time and length of every file that makes up the bundle, as the
+/// compiler's bundle walk lists them (regular files only: a FIFO or a link is never opened
+/// here or by the reload it triggers). A walk that fails fingerprints as its error, so the
+/// reload runs and reports it.
+type Fingerprint = Result<Vec<(PathBuf, Option<std::time::SystemTime>, u64)>, String>;
+
+fn fingerprint(source: &Source) -> Fingerprint {
     let mut out = Vec::new();
     match source {
-        Source::Dir(d) => walk(source, d, &mut out),
+        Source::Dir(d) => {
+            let manifest = d.join("charter.toml");
+            if let Ok(meta) = std::fs::symlink_metadata(&manifest) {
+                out.push((manifest, meta.modified().ok(), meta.len()));
+            }
+            let listing =
+                charter_compiler::walk::list(d, &charter_compiler::walk::Limits::default())
+                    .map_err(|e| e.to_string())?;
+            out.extend(
+                listing
+                    .files
+                    .into_iter()
+                    .map(|e| (e.path, e.modified, e.len)),
+            );
+        }
         Source::BundleFile(f) => {
             if let Ok(meta) = std::fs::metadata(f) {
                 out.push((f.clone(), meta.modified().ok(), meta.len()));
@@ -114,15 +113,7 @@ fn fingerprint(source: &Source) -> Vec<(PathBuf, Option<std::time::SystemTime>, 
         }
     }
     out.sort();
-    out
-}
-
-fn relevant_dir(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    name != "target" && !name.starts_with('.')
+    Ok(out)
 }
 
 pub(crate) fn watch(inner: Weak<Inner>, source: Source) -> Result<Watcher, EngineError> {

@@ -537,9 +537,8 @@ fn the_watcher_survives_a_deep_policy() {
 /// on the 64 MiB compile stack (2,000 levels here, in a debug build): the AST builder
 /// (`compiler/src/syntax/parser.rs`, `expr`) then recurses past the stack and the
 /// process aborts, which no `catch_unwind` can stop. Fixed by an iterative parser with
-/// a nesting limit; run with `--ignored` once it is in.
+/// a nesting limit (CH0004), which this test now holds to.
 #[test]
-#[ignore = "aborts until the parser builds expressions iteratively (issue 10, item 2)"]
 fn nesting_past_the_parser_guard_does_not_abort() {
     let dir = temp("hardening-nesting");
     copy_dir(&root().join("policies"), &dir.join("policies"));

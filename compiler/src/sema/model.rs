@@ -5,7 +5,7 @@
 //! edit that only moves text, or only changes a scenario's body, leaves it equal and
 //! salsa re-runs nothing that depends on it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::diagnostics::FileId;
 use crate::sema::expr::{eval, Ty, Val};
@@ -461,12 +461,14 @@ pub struct DatasetInfo {
     pub doc: Option<String>,
     /// Where.
     pub loc: Loc,
+    /// Each field's index in `fields`, so that a scope of n fields resolves in O(n).
+    by_name: HashMap<String, usize>,
 }
 
 impl DatasetInfo {
     /// A field by name.
     pub fn field(&self, name: &str) -> Option<&FieldInfo> {
-        self.fields.iter().find(|f| f.name == name)
+        self.fields.get(*self.by_name.get(name)?)
     }
 }
 
@@ -694,10 +696,12 @@ impl Model {
                         let dtags: BTreeSet<String> =
                             d.tags.iter().map(|t| t.value.clone()).collect();
                         let mut fields: Vec<FieldInfo> = Vec::new();
+                        let mut by_name: HashMap<String, usize> = HashMap::new();
                         for (i, f) in d.fields.iter().enumerate() {
-                            if fields.iter().any(|x| x.name == f.name.text) {
+                            if by_name.contains_key(&f.name.text) {
                                 continue;
                             }
+                            by_name.insert(f.name.text.clone(), fields.len());
                             let mut tags = dtags.clone();
                             tags.extend(f.tags.iter().map(|t| t.value.clone()));
                             fields.push(FieldInfo {
@@ -722,6 +726,7 @@ impl Model {
                                 fields,
                                 doc,
                                 loc: at(0),
+                                by_name,
                             },
                         );
                     }
