@@ -143,6 +143,8 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "an expression nests `not`, parentheses, lists or `+`/`-` more than 32 levels deep",
+    },
+    CodeInfo {
         code: Code::SkippedFile,
         id: "CH0005",
         name: "skipped-file",
