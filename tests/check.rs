@@ -243,23 +243,40 @@ fn warnings_fail_only_under_deny_warnings() {
 }
 
 /// Runs a command, killing it (and failing) if it has not finished in 120 s: a test of
-/// "does not block" must not hang the suite when it fails.
+/// "does not block" must not hang the suite when it fails. Output goes to files, not
+/// pipes: nobody reads a pipe while we wait, and a full one would block the child.
 fn run_bounded(cmd: &mut Command) -> Output {
     use std::time::{Duration, Instant};
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
     let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if Instant::now() > deadline {
             let _ = child.kill();
             panic!("{cmd:?} did not finish in 120 s");
         }
         std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |mut f: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut v = Vec::new();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.read_to_end(&mut v).unwrap();
+        v
+    };
+    Output {
+        status,
+        stdout: read(out),
+        stderr: read(err),
     }
-    child.wait_with_output().unwrap()
 }
 
 #[cfg(unix)]

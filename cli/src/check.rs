@@ -32,6 +32,10 @@ fn counts(diags: &[Diagnostic]) -> (usize, usize, usize) {
     (n(Severity::Error), n(Severity::Warning), n(Severity::Info))
 }
 
+/// How many diagnostics `charter check` renders in full in human output; the rest get
+/// one line each.
+const FULL_REPORTS: usize = 200;
+
 /// Prints diagnostics in the chosen format.
 fn print(c: &Compiler, diags: &[Diagnostic], format: Format) {
     let sources: Vec<SourceText> = c.sources();
@@ -57,9 +61,27 @@ fn print(c: &Compiler, diags: &[Diagnostic], format: Format) {
             // pieces: tens of thousands of reports cost a system call per piece unless
             // they go through one buffer.
             let mut err = std::io::BufWriter::new(std::io::stderr().lock());
-            for d in diags {
-                // A closed stderr is not worth failing the check for.
+            // A closed stderr is not worth failing the check for, hence `let _`.
+            for d in diags.iter().take(FULL_REPORTS) {
                 let _ = writeln!(err, "{:?}", d.to_report(&sources));
+            }
+            // Past a few hundred, a full report each (source excerpt, labels, help) no
+            // longer helps a reader and costs seconds: like clang's error limit, but
+            // nothing is dropped; each further diagnostic gets one line.
+            if diags.len() > FULL_REPORTS {
+                let _ = writeln!(
+                    err,
+                    "{} more diagnostics, one line each (`--format json` gives every detail):",
+                    diags.len() - FULL_REPORTS
+                );
+                for d in diags.iter().skip(FULL_REPORTS) {
+                    let j = d.to_json(&sources);
+                    let _ = writeln!(
+                        err,
+                        "{}:{}:{}: {} {} {}",
+                        j.file, j.line, j.column, j.severity, j.code, j.message
+                    );
+                }
             }
             let files = sources.len().saturating_sub(2);
             let _ = writeln!(
