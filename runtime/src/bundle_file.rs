@@ -31,10 +31,26 @@ use crate::LoadError;
 /// catalog's entities from the catalog). So [`content_hash`] of the returned bundle is
 /// not its manifest's hash; the manifest's hash is the file's, verified.
 pub fn read_bundle_file(path: &Path) -> Result<CompiledBundle, LoadError> {
-    let file = std::fs::File::open(path).map_err(|source| LoadError::Io {
+    let io = |source| LoadError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    // Non-blocking, then checked with fstat: a FIFO, socket or device named bundle.json
+    // (even one that exists only for a moment under `--watch`) is refused instead of
+    // blocking the loader for good. Links are followed: the operator names this path.
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = opts.open(path).map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(io(std::io::Error::other(
+            "not a regular file (a FIFO, socket, device or folder)",
+        )));
+    }
     let reader = std::io::BufReader::with_capacity(1 << 16, file);
     let (bundle, hash) = parse(serde_json::Deserializer::from_reader(reader)).map_err(|e| {
         if e.is_io() {

@@ -298,3 +298,32 @@ fn another_format_is_refused_as_such() {
     assert!(matches!(Engine::load(&dir), Err(LoadError::Format { .. })));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A FIFO named `bundle.json` is refused at once, not opened and waited on (issue 10,
+/// finding 5): nothing writes to it here, so a blocking open would hang this test.
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_bundle_json_is_refused_not_waited_on() {
+    let dir = temp("fifo");
+    let path = dir.join("bundle.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = path.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            read_bundle_file(&p)
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}")),
+        );
+    });
+    let result = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("reading a FIFO named bundle.json blocked");
+    let message = result.unwrap_err();
+    assert!(message.contains("not a regular file"), "{message}");
+    std::fs::remove_dir_all(&dir).ok();
+}
