@@ -1,4 +1,4 @@
-// Calling `charter serve` from Java 11+ with java.net.http only (no JSON library, to keep
+// Calling `charter serve` from Java 16+ (records, text blocks) with java.net.http only (no JSON library, to keep
 // the example to one file: a platform would use Jackson or Gson for the answer).
 //
 //   charter serve policies --facts examples/requests/facts.json &
