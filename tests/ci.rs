@@ -641,3 +641,42 @@ fn fmt_leaves_a_file_with_syntax_errors_alone() {
     assert!(stderr(&out).contains("syntax error(s)"), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), broken);
 }
+
+/// A bundle that does not compile still gives a JUnit reporter a document: each compile
+/// error is an errored test case at its file and line (issue 15), not an empty file.
+#[test]
+fn junit_on_a_bundle_that_does_not_compile_lists_the_errors() {
+    let dir = policies_copy();
+    let changed = edit(
+        dir.path(),
+        "scenarios/bus_network.charter",
+        "domain  交通",
+        "domain  没有这个领域",
+    );
+    assert!(changed > 0);
+    let out = run(&["test", "--format", "junit"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let xml = stdout(&out);
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let errored: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .filter(|c| c.children().any(|n| n.has_tag_name("error")))
+        .collect();
+    assert!(!errored.is_empty(), "{xml}");
+    assert_eq!(
+        root.attribute("errors"),
+        Some(errored.len().to_string().as_str())
+    );
+    assert_eq!(
+        errored[0].attribute("classname"),
+        Some("scenarios/bus_network.charter")
+    );
+    let error = errored[0]
+        .children()
+        .find(|n| n.has_tag_name("error"))
+        .unwrap();
+    assert!(error.attribute("type").unwrap().starts_with("CH"), "{xml}");
+}

@@ -84,6 +84,12 @@ pub fn test(args: &TestArgs<'_>) -> u8 {
                 "error: the bundle does not compile ({} error(s)), so its tests cannot run",
                 errors.len()
             );
+            // A JUnit reporter given an empty file fails on it and hides why; it gets
+            // the compile errors as errored test cases instead.
+            if matches!(args.format, TestFormat::Junit) {
+                let errors: Vec<_> = errors.iter().map(|d| d.to_json(&sources)).collect();
+                print!("{}", junit_compile_errors(&errors, args.dir));
+            }
             return 2;
         }
     };
@@ -378,6 +384,54 @@ fn junit(r: &TestReport, dir: &Path) -> String {
         let _ = writeln!(out, "  </testsuite>");
     }
     out.push_str("</testsuites>\n");
+    out
+}
+
+/// JUnit XML for a bundle that does not compile: one `testsuite` named `compile` with an
+/// errored `testcase` per compile error, at its file and line.
+fn junit_compile_errors(
+    errors: &[charter_compiler::diagnostics::DiagnosticJson],
+    dir: &Path,
+) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"compile\" tests=\"{n}\" failures=\"0\" errors=\"{n}\" skipped=\"0\">",
+        n = errors.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"compile\" tests=\"{n}\" failures=\"0\" errors=\"{n}\" skipped=\"0\">",
+        n = errors.len()
+    );
+    for e in errors {
+        let joined = dir.join(&e.file).to_string_lossy().replace('\\', "/");
+        let path = joined.strip_prefix("./").unwrap_or(&joined);
+        let _ = writeln!(
+            out,
+            "    <testcase name=\"{}:{}:{} {}\" classname=\"{}\" file=\"{}\" line=\"{}\">",
+            xml(&e.file),
+            e.line,
+            e.column,
+            xml(&e.code),
+            xml(&e.file),
+            xml(path),
+            e.line
+        );
+        let body = match &e.help {
+            Some(help) => format!("{}: {}\nhelp: {help}", e.code, e.message),
+            None => format!("{}: {}", e.code, e.message),
+        };
+        let _ = writeln!(
+            out,
+            "      <error message=\"{}\" type=\"{}\">{}</error>",
+            xml(&e.message),
+            xml(&e.code),
+            xml(&body)
+        );
+        let _ = writeln!(out, "    </testcase>");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
     out
 }
 
