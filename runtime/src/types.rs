@@ -74,8 +74,10 @@ impl<'de> Deserialize<'de> for StrictFacts {
     }
 }
 
+/// Called only when `developer` is present (`default` covers its absence), so `null` is
+/// refused like any other non-object, as the OpenAPI document says.
 fn strict_facts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Map<String, Json>>, D::Error> {
-    Option::<StrictFacts>::deserialize(d).map(|f| f.map(|f| f.0))
+    StrictFacts::deserialize(d).map(|f| Some(f.0))
 }
 
 /// One question from the operation platform: may `developer` do `action` on `fields` of

@@ -186,6 +186,8 @@ fn strict_decoding_names_the_field() {
         ),
         (with("consent", json!([true, "SQ-1"])), "consent"),
         (with("at", json!("2026-13-45")), "at"),
+        // `null` where the document says object is refused, not read as absent.
+        (with("facts", json!({"developer": null})), "facts.developer"),
     ];
     for (body, field) in cases {
         let r = c.post("/v1/decide", &body);

@@ -404,10 +404,11 @@ pub(super) struct SweepBody {
     facts: Option<Map<String, Json>>,
 }
 
+/// Called only when `facts` is present, so `null` is refused, as the document says.
 fn strict_facts_opt<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Map<String, Json>>, D::Error> {
-    Option::<StrictFacts>::deserialize(d).map(|f| f.map(|f| f.0))
+    StrictFacts::deserialize(d).map(|f| Some(f.0))
 }
 
 async fn sweep(State(s): St, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
