@@ -175,6 +175,26 @@ struct Shared {
     restart_wanted: AtomicBool,
 }
 
+impl Shared {
+    /// A write (or the probe, `how`) succeeded: healthy again, the last error cleared.
+    fn mark_healthy(&self, how: &str) {
+        if !self.healthy.swap(true, Ordering::Relaxed) {
+            if let Ok(mut e) = self.last_error.lock() {
+                *e = None;
+            }
+            tracing::info!("charter: the decision log {how}");
+        }
+    }
+
+    /// A write (or the probe) failed with `message`.
+    fn mark_unhealthy(&self, message: &str) {
+        self.healthy.store(false, Ordering::Relaxed);
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(message.to_string());
+        }
+    }
+}
+
 /// The log's counters, for metrics and the status endpoint.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct LogStats {
@@ -535,22 +555,14 @@ fn run(
                     if let Some(c) = shared.commit_sizes.get(bucket) {
                         c.fetch_add(1, Ordering::Relaxed);
                     }
-                    if !shared.healthy.swap(true, Ordering::Relaxed) {
-                        if let Ok(mut e) = shared.last_error.lock() {
-                            *e = None;
-                        }
-                        tracing::info!("charter: the decision log is being written again");
-                    }
+                    shared.mark_healthy("is being written again");
                     Ok(())
                 }
                 Err(e) => {
                     let message = e.to_string();
                     shared.write_errors.fetch_add(1, Ordering::Relaxed);
                     shared.lost.fetch_add(unanswered as u64, Ordering::Relaxed);
-                    shared.healthy.store(false, Ordering::Relaxed);
-                    if let Ok(mut last) = shared.last_error.lock() {
-                        *last = Some(message.clone());
-                    }
+                    shared.mark_unhealthy(&message);
                     tracing::error!(error = %message, records = n, "charter: cannot write the decision log");
                     Err(Arc::from(message))
                 }
@@ -607,20 +619,12 @@ fn probe(conn: &mut Connection, shared: &Shared) -> Result<(), Arc<str>> {
         });
     match result {
         Ok(()) => {
-            if !shared.healthy.swap(true, Ordering::Relaxed) {
-                if let Ok(mut e) = shared.last_error.lock() {
-                    *e = None;
-                }
-                tracing::info!("charter: the decision log can be written again (probe)");
-            }
+            shared.mark_healthy("can be written again (probe)");
             Ok(())
         }
         Err(e) => {
             let message = e.to_string();
-            shared.healthy.store(false, Ordering::Relaxed);
-            if let Ok(mut last) = shared.last_error.lock() {
-                *last = Some(message.clone());
-            }
+            shared.mark_unhealthy(&message);
             Err(Arc::from(message))
         }
     }
