@@ -191,7 +191,7 @@ fn build_writes_the_four_files() {
     let bundle: Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.path().join("bundle.json")).unwrap())
             .unwrap();
-    assert_eq!(bundle["format"], "charter-bundle/1");
+    assert_eq!(bundle["format"], charter_compiler::lower::BUNDLE_FORMAT);
     assert!(bundle["manifest"]["hash"]
         .as_str()
         .unwrap()

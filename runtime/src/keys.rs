@@ -80,16 +80,8 @@ fn key_id_of(public: &ed25519_dalek::VerifyingKey) -> String {
     hex(digest.get(..8).unwrap_or(&[]))
 }
 
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
-}
+/// Lowercase hex: the workspace's one encoder, `charter-bundle`'s.
+pub use charter_bundle::hex;
 
 fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
     let bytes = s.as_bytes();

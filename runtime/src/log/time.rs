@@ -1,9 +1,7 @@
 //! Instants for the log: records keep milliseconds since the epoch; people read and write
 //! RFC 3339 in the bundle's zone (UTC+8) or dates, and spans such as `90d`.
 
-use charter_compiler::sema::expr::civil_from_days;
-
-use crate::time::parse_date;
+use crate::time::{format_day, parse_date};
 
 /// The zone the log prints times in: the regulation's, UTC+8.
 const OFFSET_MINUTES: i64 = 8 * 60;
@@ -21,17 +19,13 @@ pub fn format_ms(ms: i64) -> String {
     let local = ms + OFFSET_MINUTES * 60_000;
     let day = local.div_euclid(86_400_000);
     let rem = local.rem_euclid(86_400_000);
-    let d = civil_from_days(day);
     let (h, m, s, milli) = (
         rem / 3_600_000,
         rem / 60_000 % 60,
         rem / 1000 % 60,
         rem % 1000,
     );
-    format!(
-        "{:04}-{:02}-{:02}T{h:02}:{m:02}:{s:02}.{milli:03}+08:00",
-        d.year, d.month, d.day
-    )
+    format!("{}T{h:02}:{m:02}:{s:02}.{milli:03}+08:00", format_day(day))
 }
 
 /// Parses an instant: RFC 3339 with an offset (fractions allowed), or a date, meaning
