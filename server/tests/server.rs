@@ -537,6 +537,18 @@ fn the_token_guards_admin_and_fact_writes() {
             assert_eq!(r.status, 401, "{m} {p} with `{bad}`: {}", r.body);
         }
     }
+    // Every admin endpoint the OpenAPI document lists, the ones added later too, is
+    // behind the token (the route layer of the admin router).
+    let api: Json = serde_json::from_str(OPENAPI).unwrap();
+    for (path, item) in api["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1/admin/") {
+            continue;
+        }
+        for m in item.as_object().unwrap().keys() {
+            let r = server.conn().send(&m.to_uppercase(), path, &[], "");
+            assert_eq!(r.status, 401, "{m} {path} without a token: {}", r.body);
+        }
+    }
     // The developer was not deleted by any of those.
     assert_eq!(c.get("/v1/facts/developers/bank-001").status, 200);
     // The scheme is case-insensitive.
