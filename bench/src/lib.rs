@@ -6,6 +6,7 @@
 //! small per-request entity set the engine builds (so only slicing is measured), and the
 //! Rego inputs are prepared before the clock starts.
 
+pub mod loadgen;
 pub mod rego;
 
 use std::collections::HashMap;
