@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
-use charter_compiler::CompiledBundle;
+use charter_bundle::CompiledBundle;
 #[cfg(feature = "compile")]
 use charter_compiler::{Compiler, Severity};
 
@@ -319,7 +319,7 @@ impl Engine {
     }
 
     /// The catalog of the bundle serving now (datasets, scenarios, facts …).
-    pub fn catalog(&self) -> charter_compiler::lower::Catalog {
+    pub fn catalog(&self) -> charter_bundle::Catalog {
         self.inner.current.load().catalog.clone()
     }
 
