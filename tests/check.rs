@@ -163,6 +163,34 @@ fn a_sensitive_field_without_consent_fails() {
     assert_eq!(d[0]["article"], "第二十条");
 }
 
+/// `examples/bundle/bundle.json`, which the embedding example loads with the engine alone
+/// (`cargo run -p charter-runtime --no-default-features --example embed`), is what
+/// `charter build policies` writes today.
+#[test]
+fn the_committed_example_bundle_is_up_to_date() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = charter()
+        .arg("build")
+        .arg(policies())
+        .arg("--out")
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built = std::fs::read_to_string(out_dir.path().join("bundle.json")).unwrap();
+    let committed = std::fs::read_to_string(policies().join("../examples/bundle/bundle.json"))
+        .unwrap_or_default();
+    assert!(
+        built == committed,
+        "examples/bundle/bundle.json is stale: run `charter build policies --out examples/bundle` \
+         and keep only bundle.json"
+    );
+}
+
 #[test]
 fn build_writes_the_four_files() {
     let out_dir = tempfile::tempdir().unwrap();
@@ -191,7 +219,7 @@ fn build_writes_the_four_files() {
     let bundle: Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.path().join("bundle.json")).unwrap())
             .unwrap();
-    assert_eq!(bundle["format"], "charter-bundle/1");
+    assert_eq!(bundle["format"], charter_compiler::lower::BUNDLE_FORMAT);
     assert!(bundle["manifest"]["hash"]
         .as_str()
         .unwrap()

@@ -8,10 +8,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use charter_runtime::keys::{self, SigningKey, VerifyingKey};
-use charter_runtime::log::{
-    self, format_ms, now_ms, parse_instant, parse_span, Anchor, Filter, Record, VerifyOptions,
-    VerifyReport,
+use charter_log::keys::{self, SigningKey, VerifyingKey};
+use charter_log::{
+    self as log, format_ms, now_ms, parse_instant, parse_span, Anchor, Filter, Record,
+    VerifyOptions, VerifyReport,
 };
 use clap::Subcommand;
 

@@ -11,6 +11,7 @@ mod log_cmd;
 mod runtime_cmds;
 mod serve_cmd;
 mod test_cmd;
+mod testing;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -8,8 +8,8 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use charter_bench::{self as bench, BenchOptions, Workload};
 use charter_compiler::lower::Catalog;
-use charter_runtime::bench::{self, BenchOptions, Workload};
 use charter_runtime::{
     read_facts_file, read_source, source_of, Decision, Effect, Engine, Reason, Request, SweepReport,
 };

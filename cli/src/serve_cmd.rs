@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use charter_runtime::log::{Durability, LogConfig, SealConfig, SyncMode};
-use charter_runtime::server::{shutdown_signal, FactsFrom, Server, ServerConfig, DEFAULT_PORT};
+use charter_log::{Durability, LogConfig, SealConfig, SyncMode};
 use charter_runtime::{source_of, Engine, ReloadEvent, Source};
+use charter_server::{shutdown_signal, FactsFrom, Server, ServerConfig, DEFAULT_PORT};
 use clap::ValueEnum;
 
 /// Strict or relaxed logging, as the command line spells it.
@@ -89,7 +89,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub facts_token_file: Option<PathBuf>,
     /// Most names in one request's `fields`.
-    #[arg(long, default_value_t = charter_runtime::server::DEFAULT_MAX_FIELDS)]
+    #[arg(long, default_value_t = charter_server::DEFAULT_MAX_FIELDS)]
     pub max_fields: usize,
     /// File holding the admin bearer token (else the CHARTER_TOKEN variable).
     #[arg(long)]

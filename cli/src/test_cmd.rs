@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::testing::{self, Coverage, Failure, RuleLocation, TestOptions, TestReport};
 use charter_compiler::{Compiler, Severity};
-use charter_runtime::testing::{self, Coverage, Failure, RuleLocation, TestOptions, TestReport};
 use charter_runtime::Decision;
 use clap::ValueEnum;
 use serde::Serialize;

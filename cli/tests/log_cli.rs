@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use charter_runtime::log::{self, Filter};
+use charter_log::{self as log, Filter};
 use rusqlite::Connection;
 use serde_json::Value as Json;
 

@@ -470,7 +470,7 @@ pub fn build_outputs(bundle: &CompiledBundle) -> Result<Vec<(&'static str, Strin
         .iter()
         .filter(|p| p.kind != PolicyKind::Notice)
     {
-        policies.push_str(format_cedar_policy(&p.cedar).trim_end());
+        policies.push_str(format_cedar_policy(&p.annotated_cedar()).trim_end());
         policies.push_str("\n\n");
     }
     let schema = cedar_policy::SchemaFragment::from_json_value(bundle.schema.clone())

@@ -4,10 +4,9 @@
 //! Dates become days since 1970-01-01 (in the bundle's time zone, UTC+8) and durations
 //! days, so Cedar compares integers instead of re-parsing datetime literals per request.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
 use crate::diagnostics::{FileId, LineIndex};
@@ -16,254 +15,12 @@ use crate::sema::expr::{duration_days, epoch_days, Ty};
 use crate::sema::model::Model;
 use crate::syntax::ast::*;
 
-/// The version of the `bundle.json` format.
-pub const BUNDLE_FORMAT: &str = "charter-bundle/1";
-
-/// What kind of rule a policy comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PolicyKind {
-    /// A scenario's `use` line: the only permits.
-    Scope,
-    /// A scenario's `require`: the developer's eligibility for it.
-    Eligibility,
-    /// A grade's allowed actions.
-    Grade,
-    /// A grade's `requires consent`.
-    GradeConsent,
-    /// Consent for protected tags (Art. 20).
-    Consent,
-    /// A `forbid` rule, such as raw data never leaving the domain (Art. 4).
-    Forbid,
-    /// An admission requirement (Art. 9).
-    Admission,
-    /// An exit trigger (Art. 32).
-    Exit,
-    /// A suspension trigger (Art. 30).
-    Suspend,
-    /// A notice: advisory, kept out of the decision policy set.
-    Notice,
-}
-
-impl PolicyKind {
-    /// The kind as annotations write it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicyKind::Scope => "scope",
-            PolicyKind::Eligibility => "eligibility",
-            PolicyKind::Grade => "grade",
-            PolicyKind::GradeConsent => "grade_consent",
-            PolicyKind::Consent => "consent",
-            PolicyKind::Forbid => "forbid",
-            PolicyKind::Admission => "admission",
-            PolicyKind::Exit => "exit",
-            PolicyKind::Suspend => "suspend",
-            PolicyKind::Notice => "notice",
-        }
-    }
-    /// Whether the policy is a `permit` (scopes, and notices in their own set).
-    pub fn is_permit(self) -> bool {
-        matches!(self, PolicyKind::Scope | PolicyKind::Notice)
-    }
-}
-
-/// A position in a source file, 1-based, columns in characters.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct SourceLoc {
-    /// Path relative to the bundle root.
-    pub file: String,
-    /// Line.
-    pub line: usize,
-    /// Column.
-    pub column: usize,
-}
-
-impl std::fmt::Display for SourceLoc {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
-    }
-}
-
-/// One compiled policy, with what the runtime needs to slice and explain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CompiledPolicy {
-    /// Stable id, e.g. `scenario/普惠金融/use/1`.
-    pub id: String,
-    /// Kind of rule.
-    pub kind: PolicyKind,
-    /// The rule's name as written (scenario, trigger or forbid name, grade).
-    pub rule: String,
-    /// Title.
-    pub title: Option<String>,
-    /// Article of the regulation.
-    pub article: Option<String>,
-    /// Where the rule is written.
-    pub source: SourceLoc,
-    /// Measures, for exit and suspend rules.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub measures: Vec<String>,
-    /// The scenario it applies to; `None` for global rules.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scenario: Option<String>,
-    /// The dataset it applies to; `None` for any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dataset: Option<String>,
-    /// The actions it applies to; `None` for all.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<Vec<String>>,
-    /// The fields a scope covers; `None` for all of the dataset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fields: Option<Vec<String>>,
-    /// Whether the scope needs consent.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub requires_consent: bool,
-    /// The Cedar text, annotations included.
-    pub cedar: String,
-}
-
-/// The manifest as the artifact carries it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BundleManifest {
-    /// Name.
-    pub name: String,
-    /// Semantic version.
-    pub version: String,
-    /// Title.
-    pub title: Option<String>,
-    /// Cedar namespace.
-    pub namespace: String,
-    /// `sha256:<hex>` over everything else in the artifact.
-    pub hash: String,
-    /// The compiler that built it.
-    pub compiler: String,
-}
-
-/// A field as the runtime sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CatalogField {
-    /// Title.
-    pub title: Option<String>,
-    /// Grade order (1 = lowest).
-    pub grade: i64,
-    /// Grade name.
-    pub grade_name: String,
-    /// Tags, the dataset's included.
-    pub tags: Vec<String>,
-}
-
-/// A dataset as the runtime sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CatalogDataset {
-    /// Title.
-    pub title: Option<String>,
-    /// Source agency.
-    pub source: Option<String>,
-    /// Domain.
-    pub domain: Option<String>,
-    /// Fields by name, in declaration order.
-    pub fields: Vec<(String, CatalogField)>,
-}
-
-/// A scenario as the runtime sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CatalogScenario {
-    /// Title.
-    pub title: Option<String>,
-    /// Domain.
-    pub domain: Option<String>,
-    /// Purpose.
-    pub purpose: Option<String>,
-    /// First day, days since 1970-01-01.
-    pub term_start: i64,
-    /// Last day, included.
-    pub term_end: i64,
-    /// The term as written.
-    pub term: String,
-}
-
-/// A named thing with a title.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Titled {
-    /// Title.
-    pub title: Option<String>,
-}
-
-/// A developer fact as the runtime sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CatalogFact {
-    /// `bool`, `int`, `nat`, `string`, `date`, `duration`, `scenario`, `set<…>`.
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// Title.
-    pub title: Option<String>,
-}
-
-/// Everything the runtime needs to know about the bundle's vocabulary.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Catalog {
-    /// Offset of the bundle's time zone from UTC, in minutes: `now` is the request's day there.
-    pub utc_offset_minutes: i32,
-    /// Grades, lowest first: `(name, title)`.
-    pub grades: Vec<(String, Option<String>)>,
-    /// Actions.
-    pub actions: BTreeMap<String, Titled>,
-    /// Measures.
-    pub measures: BTreeMap<String, Titled>,
-    /// Developer facts.
-    pub facts: BTreeMap<String, CatalogFact>,
-    /// Scenarios.
-    pub scenarios: BTreeMap<String, CatalogScenario>,
-    /// Datasets.
-    pub datasets: BTreeMap<String, CatalogDataset>,
-    /// Tags that need consent.
-    pub consent_tags: Vec<String>,
-}
-
-/// The one artifact the runtime loads: `bundle.json`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CompiledBundle {
-    /// [`BUNDLE_FORMAT`].
-    pub format: String,
-    /// Name, version, hash.
-    pub manifest: BundleManifest,
-    /// The Cedar schema, in Cedar's JSON schema format.
-    pub schema: Json,
-    /// Policies: decision policies and notices (kind `notice`, a separate set).
-    pub policies: Vec<CompiledPolicy>,
-    /// The catalog's entities (scenarios, datasets, fields), in Cedar's JSON entity format.
-    pub entities: Json,
-    /// The vocabulary.
-    pub catalog: Catalog,
-}
-
-impl CompiledBundle {
-    /// The decision policies, in order, as one Cedar text.
-    pub fn decision_policies_text(&self) -> String {
-        let mut out = String::new();
-        for p in self
-            .policies
-            .iter()
-            .filter(|p| p.kind != PolicyKind::Notice)
-        {
-            out.push_str(&p.cedar);
-            out.push_str("\n\n");
-        }
-        out
-    }
-    /// Computes the content hash over everything but the hash itself.
-    pub fn compute_hash(&self) -> String {
-        use sha2::Digest;
-        let mut copy = self.clone();
-        copy.manifest.hash = String::new();
-        let bytes = serde_json::to_vec(&copy).unwrap_or_default();
-        let digest = sha2::Sha256::digest(&bytes);
-        let mut hex = String::with_capacity(64);
-        for b in digest {
-            let _ = write!(hex, "{b:02x}");
-        }
-        format!("sha256:{hex}")
-    }
-}
+// The bundle's types are the contract with the runtime: they live in `charter-bundle`.
+pub use charter_bundle::{
+    cedar_str, BundleManifest, Catalog, CatalogDataset, CatalogFact, CatalogField, CatalogScenario,
+    CompiledBundle, CompiledPolicy, PolicyKind, Reads, SourceLoc, Titled, BUNDLE_FORMAT,
+    CONTEXT_NOW,
+};
 
 /// A parsed file handed to lowering.
 pub struct LowerFile<'a> {
@@ -275,27 +32,6 @@ pub struct LowerFile<'a> {
     pub text: &'a str,
     /// Items.
     pub items: &'a [Item],
-}
-
-/// Escapes a string for a Cedar string literal.
-pub fn cedar_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Whether `s` is a Cedar identifier (usable as `principal.s`).
@@ -338,9 +74,22 @@ fn attr(base: &str, name: &str) -> String {
 struct Lowerer<'a> {
     ns: String,
     model: &'a Model,
+    /// What the expressions lowered since the last [`Lowerer::take_reads`] read: the
+    /// developer facts and the context keys, recorded as their Cedar text is written.
+    reads: RefCell<(BTreeSet<String>, BTreeSet<String>)>,
 }
 
 impl Lowerer<'_> {
+    /// What the expressions lowered since the last call read, with the context keys the
+    /// policy's own text reads besides (`scenario`, `consent`, `now`).
+    fn take_reads(&self, context: &[&str]) -> Reads {
+        let (facts, mut ctx) = std::mem::take(&mut *self.reads.borrow_mut());
+        ctx.extend(context.iter().map(|c| c.to_string()));
+        Reads {
+            facts: facts.into_iter().collect(),
+            context: ctx.into_iter().collect(),
+        }
+    }
     fn uid(&self, ty: &str, id: &str) -> String {
         format!("{}::{ty}::{}", self.ns, cedar_str(id))
     }
@@ -370,6 +119,7 @@ impl Lowerer<'_> {
             ExprKind::Path(n) => {
                 let t = n.text.as_str();
                 if t == "now" {
+                    self.reads.borrow_mut().1.insert(CONTEXT_NOW.to_string());
                     "context.now".to_string()
                 } else if let Some(v) = self.model.limit_value(t) {
                     match v {
@@ -377,6 +127,9 @@ impl Lowerer<'_> {
                         _ => "0".to_string(),
                     }
                 } else if let Some(f) = t.strip_prefix("developer.") {
+                    if self.model.facts.contains_key(f) {
+                        self.reads.borrow_mut().0.insert(f.to_string());
+                    }
                     attr("principal", f)
                 } else {
                     self.uid("Scenario", t)
@@ -482,6 +235,7 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
     let lw = Lowerer {
         ns: ns.clone(),
         model,
+        reads: RefCell::default(),
     };
     let mut policies: Vec<CompiledPolicy> = Vec::new();
     let mut scenarios: BTreeMap<String, CatalogScenario> = BTreeMap::new();
@@ -530,7 +284,7 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                             lw.action_set(&allows)
                         )
                     };
-                    policies.push(policy(
+                    let mut p = policy(
                         format!("grade/{}", r.grade.text),
                         PolicyKind::Grade,
                         r.grade.text.clone(),
@@ -538,7 +292,9 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                         r.article.as_ref().map(|a| a.value.clone()),
                         loc(item.span),
                         body,
-                    ));
+                    );
+                    p.allows = Some(allows.clone());
+                    policies.push(p);
                     if r.requires_consent.is_some() && !allows.is_empty() {
                         let title = format!(
                             "{}级数据须经信息主体授权",
@@ -558,6 +314,7 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                             body,
                         );
                         p.actions = Some(allows.clone());
+                        p.reads = lw.take_reads(&["consent"]);
                         policies.push(p);
                     }
                 }
@@ -583,6 +340,7 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                         format!("forbid (principal, {scope}, resource){when};"),
                     );
                     p.actions = (!actions.is_empty()).then_some(actions);
+                    p.reads = lw.take_reads(&[]);
                     policies.push(p);
                 }
                 ItemKind::Consent(c) => {
@@ -593,7 +351,7 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                         continue;
                     }
                     let tags: Vec<String> = consent_tags.iter().map(|t| cedar_str(t)).collect();
-                    policies.push(policy(
+                    let mut p = policy(
                         "consent".to_string(),
                         PolicyKind::Consent,
                         "consent".to_string(),
@@ -604,7 +362,9 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                             "forbid (principal, action, resource)\nwhen {{ resource.tags.containsAny([{}]) && !context.consent }};",
                             tags.join(", ")
                         ),
-                    ));
+                    );
+                    p.reads = lw.take_reads(&["consent"]);
+                    policies.push(p);
                 }
                 ItemKind::Admission(a) => {
                     for r in &a.requires {
@@ -619,7 +379,7 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                             .as_ref()
                             .or(a.article.as_ref())
                             .map(|t| t.value.clone());
-                        policies.push(policy(
+                        let mut p = policy(
                             format!("admission/{admission_no}"),
                             PolicyKind::Admission,
                             format!("admission/{admission_no}"),
@@ -630,7 +390,9 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                                 "forbid (principal, action, resource)\nunless {{ {} }};",
                                 lw.expr(&r.cond)
                             ),
-                        ));
+                        );
+                        p.reads = lw.take_reads(&[]);
+                        policies.push(p);
                     }
                 }
                 ItemKind::Trigger(t) => {
@@ -652,6 +414,7 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                         ),
                     );
                     p.measures = t.measures.iter().map(|m| m.text.clone()).collect();
+                    p.reads = lw.take_reads(&[]);
                     policies.push(p);
                 }
                 ItemKind::Scenario(s) => {
@@ -685,6 +448,7 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                             ),
                         );
                         p.scenario = Some(s.name.text.clone());
+                        p.reads = lw.take_reads(&["scenario"]);
                         policies.push(p);
                     }
                     for (i, u) in s.uses.iter().enumerate() {
@@ -737,6 +501,11 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                         p.actions = Some(actions);
                         p.fields = fields;
                         p.requires_consent = u.requires_consent.is_some();
+                        p.reads = lw.take_reads(if p.requires_consent {
+                            &["scenario", CONTEXT_NOW, "consent"]
+                        } else {
+                            &["scenario", CONTEXT_NOW]
+                        });
                         policies.push(p);
                     }
                 }
@@ -748,6 +517,7 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
     // A grade without a `grade … allows` rule allows nothing: fail closed, whatever
     // the lint levels say about CH0303 and CH0312.
     for (g, info) in model.grades.iter().enumerate() {
+        // A grade without a rule allows no action.
         if model.grade_rules.contains_key(&info.name) {
             continue;
         }
@@ -780,27 +550,13 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                 g + 1
             ),
         ));
+        if let Some(p) = policies.last_mut() {
+            p.allows = Some(Vec::new());
+        }
     }
 
-    // Annotations go on the text so that `policies.cedar` and the artifact agree.
-    for p in &mut policies {
-        let mut head = String::new();
-        let _ = writeln!(head, "@id({})", cedar_str(&p.id));
-        let _ = writeln!(head, "@rule({})", cedar_str(&p.rule));
-        if let Some(t) = &p.title {
-            let _ = writeln!(head, "@title({})", cedar_str(t));
-        }
-        if let Some(a) = &p.article {
-            let _ = writeln!(head, "@article({})", cedar_str(a));
-        }
-        let _ = writeln!(head, "@source({})", cedar_str(&p.source.to_string()));
-        let _ = writeln!(head, "@kind({})", cedar_str(p.kind.as_str()));
-        if !p.measures.is_empty() {
-            let _ = writeln!(head, "@measures({})", cedar_str(&p.measures.join(",")));
-        }
-        p.cedar = format!("{head}{}", p.cedar);
-    }
-
+    // The annotations are not in `cedar`: `CompiledPolicy::annotated_cedar` writes them
+    // from the metadata, for `policies.cedar`.
     let catalog = Catalog {
         utc_offset_minutes: 8 * 60,
         grades: model
@@ -925,6 +681,8 @@ fn policy(
         actions: None,
         fields: None,
         requires_consent: false,
+        allows: None,
+        reads: Reads::default(),
         cedar,
     }
 }

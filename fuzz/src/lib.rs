@@ -243,9 +243,9 @@ pub fn server_body(data: &[u8]) {
     let Some((&pick, body)) = data.split_first() else {
         return;
     };
-    let endpoints = charter_runtime::server::BODY_ENDPOINTS;
+    let endpoints = charter_server::BODY_ENDPOINTS;
     let endpoint = endpoints[pick as usize % endpoints.len()];
-    if let Err(e) = charter_runtime::server::decode_body(endpoint, body) {
+    if let Err(e) = charter_server::decode_body(endpoint, body) {
         assert!(
             e.status.is_client_error(),
             "{endpoint}: a body refused with {}: {e:?}",

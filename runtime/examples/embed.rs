@@ -3,8 +3,15 @@
 //! supervision platform, and reload when the rules change.
 //!
 //! ```sh
+//! # the engine alone (no compiler): a bundle.json built by `charter build`
+//! cargo run -p charter-runtime --no-default-features --example embed -- \
+//!     examples/bundle/bundle.json examples/requests/facts.json
+//! # with the `compile` feature (the default) a source folder is compiled on load
 //! cargo run -p charter-runtime --example embed -- policies examples/requests/facts.json
 //! ```
+//!
+//! `examples/bundle/bundle.json` is `charter build policies --out examples/bundle`,
+//! committed (a test checks it is up to date).
 
 #![allow(clippy::print_stdout)]
 
@@ -14,14 +21,19 @@ use charter_runtime::{Consent, Engine, ReloadEvent, Request};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let bundle = PathBuf::from(args.next().unwrap_or_else(|| "policies".into()));
+    let default = if cfg!(feature = "compile") {
+        "policies"
+    } else {
+        "examples/bundle/bundle.json"
+    };
+    let bundle = PathBuf::from(args.next().unwrap_or_else(|| default.into()));
     let facts = PathBuf::from(
         args.next()
             .unwrap_or_else(|| "examples/requests/facts.json".into()),
     );
 
-    // 1. Load: a source folder is compiled; a `bundle.json` from `charter build` is
-    //    read, its hash checked and its Cedar validated.
+    // 1. Load: a `bundle.json` from `charter build` is read, its hash checked and its
+    //    Cedar validated; a source folder is compiled (with the `compile` feature).
     let engine = Engine::load(&bundle)?;
     println!(
         "loaded {} {} ({})",

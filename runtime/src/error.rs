@@ -62,9 +62,24 @@ pub enum LoadError {
         message: String,
     },
     /// The folder is not a bundle.
+    #[cfg(feature = "compile")]
     #[error(transparent)]
     #[diagnostic(transparent)]
     Compiler(#[from] charter_compiler::LoadError),
+    /// A source folder, in an engine built without the `compile` feature: only a built
+    /// `bundle.json` can be loaded.
+    #[cfg(not(feature = "compile"))]
+    #[error("`{}` is a source folder; this engine loads only a built `bundle.json` (`charter build`)", path.display())]
+    #[diagnostic(
+        code(charter::runtime::not_compiled),
+        help(
+            "build the bundle with `charter build`, or enable charter-runtime's `compile` feature"
+        )
+    )]
+    NotCompiled {
+        /// The folder.
+        path: PathBuf,
+    },
     /// Loading failed inside Charter itself (a panic while compiling): a bug, reported
     /// like any failed load, so the running bundle keeps serving.
     #[error("loading `{}` failed inside charter: {message}", path.display())]

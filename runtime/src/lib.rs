@@ -27,24 +27,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod bench;
 mod bundle_file;
 mod decide;
 mod error;
 mod facts;
 pub mod history;
-#[cfg(feature = "keys")]
-pub mod keys;
-#[cfg(feature = "log")]
-pub mod log;
-pub mod rego;
 mod reload;
-#[cfg(feature = "server")]
-pub mod server;
 mod slices;
 mod snapshot;
 mod sweep;
-pub mod testing;
 pub mod time;
 mod types;
 
@@ -54,7 +45,9 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
-use charter_compiler::{CompiledBundle, Compiler, Severity};
+use charter_compiler::CompiledBundle;
+#[cfg(feature = "compile")]
+use charter_compiler::{Compiler, Severity};
 
 pub use bundle_file::{content_hash, read_bundle_file};
 pub use decide::{decision_id, Evaluation};
@@ -189,6 +182,7 @@ fn now_secs() -> u64 {
 }
 
 /// Compiles a source folder into a bundle.
+#[cfg(feature = "compile")]
 pub fn compile_dir(dir: &Path) -> Result<CompiledBundle, LoadError> {
     let compiler = Compiler::load_dir(dir)?;
     match compiler.build() {
@@ -227,7 +221,10 @@ fn load_snapshot(source: &Source, slice_cache: usize) -> Result<Snapshot, LoadEr
 
 fn load_snapshot_here(source: &Source, slice_cache: usize) -> Result<Snapshot, LoadError> {
     match source {
+        #[cfg(feature = "compile")]
         Source::Dir(d) => Snapshot::build_checked(compile_dir(d)?, false, slice_cache),
+        #[cfg(not(feature = "compile"))]
+        Source::Dir(d) => Err(LoadError::NotCompiled { path: d.clone() }),
         Source::BundleFile(f) => Snapshot::build_checked(read_bundle_file(f)?, true, slice_cache),
     }
 }
@@ -236,7 +233,10 @@ fn load_snapshot_here(source: &Source, slice_cache: usize) -> Result<Snapshot, L
 /// `bundle.json` (whose `entities` are checked but not kept: see [`read_bundle_file`]).
 pub fn read_source(source: &Source) -> Result<CompiledBundle, LoadError> {
     match source {
+        #[cfg(feature = "compile")]
         Source::Dir(d) => compile_dir(d),
+        #[cfg(not(feature = "compile"))]
+        Source::Dir(d) => Err(LoadError::NotCompiled { path: d.clone() }),
         Source::BundleFile(f) => read_bundle_file(f),
     }
 }

@@ -96,15 +96,18 @@ fn fingerprint(source: &Source) -> Fingerprint {
             if let Ok(meta) = std::fs::symlink_metadata(&manifest) {
                 out.push((manifest, meta.modified().ok(), meta.len()));
             }
-            let listing =
-                charter_compiler::walk::list(d, &charter_compiler::walk::Limits::default())
-                    .map_err(|e| e.to_string())?;
-            out.extend(
-                listing
-                    .files
-                    .into_iter()
-                    .map(|e| (e.path, e.modified, e.len)),
-            );
+            #[cfg(feature = "compile")]
+            {
+                let listing =
+                    charter_compiler::walk::list(d, &charter_compiler::walk::Limits::default())
+                        .map_err(|e| e.to_string())?;
+                out.extend(
+                    listing
+                        .files
+                        .into_iter()
+                        .map(|e| (e.path, e.modified, e.len)),
+                );
+            }
         }
         Source::BundleFile(f) => {
             if let Ok(meta) = std::fs::metadata(f) {

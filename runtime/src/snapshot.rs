@@ -16,8 +16,7 @@ use cedar_policy::{
     Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
     RestrictedExpression,
 };
-use charter_compiler::lower::{Catalog, BUNDLE_FORMAT};
-use charter_compiler::{CompiledBundle, PolicyKind};
+use charter_bundle::{Catalog, CompiledBundle, PolicyKind};
 
 use crate::error::LoadError;
 use crate::slices::{PolicyText, SliceCache};
@@ -70,8 +69,8 @@ pub(crate) struct PolicyMeta {
     pub actions: Option<Vec<String>>,
     pub fields: Option<Vec<String>>,
     pub requires_consent: bool,
-    /// The Cedar text without its annotations, which `PolicyMeta` holds already: what
-    /// the slices and the full set are parsed from.
+    /// The Cedar text (the bundle's has no annotations): what the slices and the full
+    /// set are parsed from.
     pub cedar: Box<str>,
 }
 
@@ -109,8 +108,8 @@ pub(crate) type FieldKey = (usize, i64, bool, bool);
 
 /// What a field-level rule is, for slicing.
 enum FieldRule {
-    /// A grade rule: applies to fields of the grade and actions outside `allowed`
-    /// (`None` when the allowed list could not be read: then every action).
+    /// A grade rule: applies to fields of the grade and actions outside `allowed` (the
+    /// bundle's [`charter_bundle::CompiledPolicy::allows`]; `None`: every action).
     Grade {
         grade: i64,
         allowed: Option<Vec<usize>>,
@@ -229,65 +228,6 @@ pub(crate) fn cedar_id(index: usize) -> PolicyId {
     PolicyId::new(index.to_string())
 }
 
-/// The policy text without its leading annotation lines (`@id(…)`, `@title(…)` …).
-fn strip_annotations(cedar: &str) -> &str {
-    let mut rest = cedar;
-    while rest.starts_with('@') {
-        match rest.find('\n') {
-            Some(i) => rest = &rest[i + 1..],
-            None => return cedar,
-        }
-    }
-    rest
-}
-
-/// The actions a grade rule allows, read from its `unless { action in [...] }`.
-fn allowed_actions(policy: &Policy) -> Option<Vec<String>> {
-    let est = policy.to_json().ok()?;
-    let conds = est.get("conditions")?.as_array()?;
-    let mut found = None;
-    for c in conds {
-        if c.get("kind")?.as_str()? != "unless" {
-            continue;
-        }
-        let inner = c.get("body")?.get("in")?;
-        if inner.get("left")?.get("Var")?.as_str()? != "action" {
-            return None;
-        }
-        let mut names = Vec::new();
-        for item in inner.get("right")?.get("Set")?.as_array()? {
-            let e = item.get("Value")?.get("__entity")?;
-            names.push(e.get("id")?.as_str()?.to_string());
-        }
-        found = Some(names);
-    }
-    found
-}
-
-/// Whether the only use of `context` in Cedar text is `context.now`.
-fn reads_only_now(cedar: &str) -> bool {
-    cedar.match_indices("context").all(|(i, _)| {
-        let rest = &cedar[i..];
-        rest.starts_with("context.now")
-            && !rest["context.now".len()..]
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_')
-    })
-}
-
-/// Whether Cedar text reads `principal.<fact>` (or `principal["<fact>"]`).
-fn reads(cedar: &str, fact: &str) -> bool {
-    let dotted = format!("principal.{fact}");
-    let quoted = format!("principal[\"{fact}\"]");
-    cedar.match_indices(&dotted).any(|(i, m)| {
-        !cedar[i + m.len()..]
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_')
-    }) || cedar.contains(&quoted)
-}
-
 /// Runs Cedar's strict validator over one policy.
 fn validate_one(validator: &cedar_policy::Validator, policy: &Policy) -> Result<(), String> {
     let mut set = PolicySet::new();
@@ -323,12 +263,7 @@ impl Snapshot {
         } else {
             None
         };
-        if bundle.format != BUNDLE_FORMAT {
-            return Err(LoadError::Format {
-                found: bundle.format.clone(),
-                expected: BUNDLE_FORMAT.to_string(),
-            });
-        }
+        crate::bundle_file::check_format(&bundle.format)?;
         let ns = bundle.manifest.namespace.clone();
         // The catalog's entities are built from the catalog when a request needs them
         // (and cached per stored developer): holding all of them costs more memory
@@ -449,10 +384,14 @@ impl Snapshot {
             }
         };
         let mut memo_ok = true;
+        let declared: std::collections::HashSet<&str> =
+            facts.iter().map(|f| f.name.as_str()).collect();
         for (index, p) in bundle.policies.into_iter().enumerate() {
-            for f in &facts {
-                if reads(&p.cedar, &f.name) {
-                    fact_readers.entry(f.name.clone()).or_default().push(index);
+            // What a policy reads and allows is the compiler's metadata, not read from
+            // its Cedar text.
+            for f in &p.reads.facts {
+                if declared.contains(f.as_str()) {
+                    fact_readers.entry(f.clone()).or_default().push(index);
                 }
             }
             if matches!(
@@ -463,12 +402,11 @@ impl Snapshot {
                     | PolicyKind::Forbid
                     | PolicyKind::Notice
             ) {
-                memo_ok &= reads_only_now(&p.cedar);
+                memo_ok &= p.reads.only_now_of_context();
             }
-            // The annotations repeat what `PolicyMeta` keeps; parsing without them saves
-            // memory per policy (ids come from `PolicyId`, not `@id`).
-            let text: Box<str> = strip_annotations(&p.cedar).into();
-            drop(p.cedar);
+            // The bundle's Cedar text has no annotations: `PolicyMeta` holds what they
+            // would say (ids come from `PolicyId`, not `@id`).
+            let text: Box<str> = p.cedar.into();
             // Scopes and eligibility rules are parsed when a slice needs them; here only
             // to validate a bundle the engine did not compile.
             let lazy = matches!(p.kind, PolicyKind::Scope | PolicyKind::Eligibility);
@@ -530,7 +468,7 @@ impl Snapshot {
                     let rule = match (grades.get(p.rule.as_str()), p.kind) {
                         (Some(g), PolicyKind::Grade) => FieldRule::Grade {
                             grade: *g,
-                            allowed: allowed_actions(&policy).map(|names| {
+                            allowed: p.allows.as_ref().map(|names| {
                                 names
                                     .iter()
                                     .filter_map(|a| actions.get(a.as_str()).map(|x| x.index))

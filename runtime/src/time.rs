@@ -1,8 +1,25 @@
 //! Time: a request's `at` becomes a day number in the bundle's time zone, the unit the
-//! compiler lowers every date to.
+//! compiler lowers every date to. The calendar is jiff's; this module only checks the
+//! shape of the text (RFC 3339 with an offset, or a date), so that exactly the inputs
+//! the runtime always accepted are accepted.
 
-use charter_compiler::sema::expr::{civil_from_days, epoch_days};
-use charter_compiler::syntax::ast::Date;
+use jiff::civil::Date;
+use jiff::SignedDuration;
+
+/// 1970-01-01, day 0.
+const EPOCH: Date = jiff::civil::date(1970, 1, 1);
+
+/// Days since 1970-01-01 of a calendar date.
+pub fn day_number(d: Date) -> i64 {
+    d.duration_since(EPOCH).as_secs().div_euclid(86_400)
+}
+
+/// The calendar date of a day number, if jiff's calendar (years -9999 to 9999) has it.
+pub fn date_of_day(day: i64) -> Option<Date> {
+    EPOCH
+        .checked_add(SignedDuration::from_secs(day.checked_mul(86_400)?))
+        .ok()
+}
 
 /// Parses `YYYY-MM-DD` into days since 1970-01-01.
 pub fn parse_date(s: &str) -> Option<i64> {
@@ -10,13 +27,10 @@ pub fn parse_date(s: &str) -> Option<i64> {
     if b.len() != 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return None;
     }
-    let year: i32 = digits(s.get(0..4)?)?;
-    let month: u32 = digits(s.get(5..7)?)?;
-    let day: u32 = digits(s.get(8..10)?)?;
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    Some(epoch_days(Date { year, month, day }))
+    let year: i16 = digits(s.get(0..4)?)?;
+    let month: i8 = digits(s.get(5..7)?)?;
+    let day: i8 = digits(s.get(8..10)?)?;
+    Date::new(year, month, day).ok().map(day_number)
 }
 
 /// Parses `at`: RFC 3339 with an offset (`2026-06-01T09:00:00+08:00`, `…Z`, fractions
@@ -83,8 +97,10 @@ pub fn today(utc_offset_minutes: i32) -> i64 {
 
 /// `YYYY-MM-DD` of a day number.
 pub fn format_day(day: i64) -> String {
-    let d = civil_from_days(day);
-    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+    match date_of_day(day) {
+        Some(d) => d.strftime("%Y-%m-%d").to_string(),
+        None => format!("day {day}"),
+    }
 }
 
 fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
@@ -92,15 +108,6 @@ fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
         return None;
     }
     s.parse().ok()
-}
-
-fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    }
 }
 
 #[cfg(test)]
@@ -117,6 +124,20 @@ mod tests {
         assert_eq!(parse_at("2026-05-31T23:30:00.123Z", 480), d);
         assert_eq!(parse_at("2026-06-01T00:30:00+09:00", 480), d.map(|x| x - 1));
         assert_eq!(parse_at("2026-06-01", 480), d);
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(
+            parse_date("2024-02-29").map(format_day).as_deref(),
+            Some("2024-02-29")
+        );
+        assert_eq!(
+            parse_date("0000-03-01").map(format_day).as_deref(),
+            Some("0000-03-01")
+        );
+        assert_eq!(parse_date("1900-02-29"), None);
+        assert_eq!(
+            parse_date("2000-02-29").map(|d| d - 1),
+            parse_date("2000-02-28")
+        );
         for bad in [
             "",
             "2026-13-01",

@@ -384,7 +384,8 @@ pub struct DecisionError {
 }
 
 impl DecisionError {
-    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    /// An error with its code and message, naming no policy.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         DecisionError {
             code,
             message: message.into(),
@@ -496,7 +497,7 @@ pub struct SweepReport {
 pub const UNKNOWN_FIELDS_NAMED: usize = 10;
 
 /// The first `max_chars` characters of `s`, for echoing user input in a message.
-pub(crate) fn clip(s: &str, max_chars: usize) -> &str {
+pub fn clip(s: &str, max_chars: usize) -> &str {
     match s.char_indices().nth(max_chars) {
         Some((i, _)) => s.get(..i).unwrap_or(s),
         None => s,

@@ -565,7 +565,7 @@ fn cedar_section(a: &Analysis, file: FileId, span: Span, max: usize) -> String {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(charter_compiler::format_cedar(&p.cedar).trim_end());
+        out.push_str(charter_compiler::format_cedar(&p.annotated_cedar()).trim_end());
         out.push('\n');
     }
     out.push_str("```\n");
