@@ -127,6 +127,9 @@ pub fn file_diagnostics(db: &dyn Db, bundle: BundleInput, file: SourceFile) -> V
         if let Some(h) = &e.help {
             d = d.with_help(h.clone());
         }
+        for (span, message) in &e.related {
+            d = d.with_related(id, *span, message.clone());
+        }
         out.push(d);
     }
     let model = bundle_model(db, bundle);

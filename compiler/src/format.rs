@@ -2,8 +2,9 @@
 //!
 //! The formatter works on the concrete parse tree (pest's, through
 //! [`declaration_tree`]), so it sees every token exactly as written; comments, which the
-//! grammar skips, are found by a scanner and put back before the token they preceded or
-//! after the token they followed on its line. Only whitespace changes: the tokens, their
+//! grammar skips between tokens, are read from the grammar's token stream
+//! ([`crate::syntax::lex`]) and put back before the token they preceded or after the token
+//! they followed on its line. Only whitespace changes: the tokens, their
 //! order and the comments are the same before and after, which [`format_source`]
 //! verifies on its own output before returning it. So formatting never changes what a
 //! file compiles to.
@@ -37,8 +38,8 @@ use pest::iterators::Pair;
 use unicode_width::UnicodeWidthStr;
 
 use crate::diagnostics::LineIndex;
-use crate::syntax::parser::{declaration_tree, split_declarations, Rule};
-use crate::syntax::{parse, SyntaxErrorKind};
+use crate::syntax::parser::{declaration_ranges_of, declaration_tree_in, Rule};
+use crate::syntax::{lex, parse, SyntaxErrorKind, Token, TokenKind};
 
 /// Why a file was not formatted.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -167,45 +168,26 @@ pub struct Comment {
     pub text: String,
 }
 
-/// Finds the `//` comments of a text, skipping strings and doc comments. Strings cannot
-/// span lines, so the scan is line by line.
+/// The `//` comments of a text: the comment tokens of its token stream.
 pub fn scan_comments(text: &str) -> Vec<Comment> {
-    let mut out = Vec::new();
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let mut in_string = false;
-        let mut chars = line.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            if in_string {
-                match c {
-                    '\\' => {
-                        chars.next();
-                    }
-                    '"' => in_string = false,
-                    _ => {}
-                }
-                continue;
+    comments_of(text, &lex(text))
+}
+
+/// The `//` comments among the tokens of `text`.
+pub(crate) fn comments_of(text: &str, tokens: &[Token]) -> Vec<Comment> {
+    tokens
+        .iter()
+        .filter(|t| t.kind == TokenKind::Comment)
+        .map(|t| {
+            let body = t.text(text).trim_end_matches('\r');
+            let start = t.span.start as usize;
+            Comment {
+                start,
+                end: start + body.len(),
+                text: body.trim_end().to_string(),
             }
-            match c {
-                '"' => in_string = true,
-                '/' if line.get(i..).is_some_and(|r| r.starts_with("//")) => {
-                    let rest = line.get(i..).unwrap_or("");
-                    if !rest.starts_with("///") {
-                        let body = rest.trim_end_matches(['\n', '\r']);
-                        out.push(Comment {
-                            start: offset + i,
-                            end: offset + i + body.len(),
-                            text: body.trim_end().to_string(),
-                        });
-                    }
-                    break;
-                }
-                _ => {}
-            }
-        }
-        offset += line.len();
-    }
-    out
+        })
+        .collect()
 }
 
 // ------------------------------------------------------------------ the tree
@@ -241,22 +223,32 @@ struct File {
     decls: Vec<Node>,
     toks: Vec<Tok>,
     comments: Vec<Comment>,
+    /// The file's token stream.
+    lexed: Vec<Token>,
 }
 
 impl File {
     fn read(text: &str) -> Option<File> {
+        let lexed = lex(text);
         let mut file = File {
             decls: Vec::new(),
             toks: Vec::new(),
-            comments: scan_comments(text),
+            comments: comments_of(text, &lexed),
+            lexed: Vec::new(),
         };
-        for (start, end) in split_declarations(text) {
-            let chunk = text.get(start..end)?;
-            let decl = declaration_tree(chunk)?.next()?;
-            if let Cst::Node(n) = build(decl, start, chunk, &mut file.toks) {
+        for (start, end) in declaration_ranges_of(text, &lexed) {
+            let decl = declaration_tree_in(text, &lexed, start, end)?.next()?;
+            let mut b = Build {
+                base: start,
+                text,
+                lexed: &lexed,
+                toks: &mut file.toks,
+            };
+            if let Cst::Node(n) = b.build(decl) {
                 file.decls.push(n);
             }
         }
+        file.lexed = lexed;
         Some(file)
     }
 }
@@ -275,89 +267,82 @@ fn is_terminal(rule: Rule) -> bool {
     )
 }
 
-fn build(pair: Pair<'_, Rule>, base: usize, chunk: &str, toks: &mut Vec<Tok>) -> Cst {
-    let rule = pair.as_rule();
-    let span = pair.as_span();
-    let inner: Vec<Pair<'_, Rule>> = pair.clone().into_inner().collect();
-    if is_terminal(rule) || inner.is_empty() {
-        toks.push(Tok {
-            text: normalize(rule, pair.as_str()),
-            start: base + span.start(),
-            end: base + span.end(),
-            rule: Some(rule),
-        });
-        return Cst::Tok(toks.len() - 1);
-    }
-    let mut children = Vec::new();
-    let mut cursor = span.start();
-    for p in inner {
-        literals(
-            chunk,
-            base,
-            cursor,
-            p.as_span().start(),
-            toks,
-            &mut children,
-        );
-        cursor = p.as_span().end();
-        // EOI is an empty pair: nothing to print.
-        if p.as_rule() == Rule::EOI {
-            continue;
-        }
-        children.push(build(p, base, chunk, toks));
-    }
-    literals(chunk, base, cursor, span.end(), toks, &mut children);
-    Cst::Node(Node { rule, children })
+/// Builds the concrete tree of one declaration.
+struct Build<'a> {
+    /// Where the declaration starts in the file.
+    base: usize,
+    text: &'a str,
+    /// The file's token stream.
+    lexed: &'a [Token],
+    toks: &'a mut Vec<Tok>,
 }
 
-/// The brackets the grammar writes as literals (`[ ] ( ) < >`) found in the text between
-/// two pairs, which otherwise holds only whitespace and comments.
-fn literals(
-    chunk: &str,
-    base: usize,
-    from: usize,
-    to: usize,
-    toks: &mut Vec<Tok>,
-    children: &mut Vec<Cst>,
-) {
-    let Some(gap) = chunk.get(from..to) else {
-        return;
-    };
-    let mut chars = gap.char_indices();
-    while let Some((i, c)) = chars.next() {
-        if c.is_whitespace() || c == '\u{FEFF}' {
-            continue;
+impl Build<'_> {
+    fn build(&mut self, pair: Pair<'_, Rule>) -> Cst {
+        let rule = pair.as_rule();
+        let span = pair.as_span();
+        let inner: Vec<Pair<'_, Rule>> = pair.clone().into_inner().collect();
+        if is_terminal(rule) || inner.is_empty() {
+            self.toks.push(Tok {
+                text: normalize(&pair),
+                start: self.base + span.start(),
+                end: self.base + span.end(),
+                rule: Some(rule),
+            });
+            return Cst::Tok(self.toks.len() - 1);
         }
-        if c == '/' && gap.get(i..).is_some_and(|r| r.starts_with("//")) {
-            // A comment: skip to the end of its line.
-            for (_, c) in chars.by_ref() {
-                if c == '\n' {
-                    break;
-                }
+        let mut children = Vec::new();
+        let mut cursor = span.start();
+        for p in inner {
+            self.literals(cursor, p.as_span().start(), &mut children);
+            cursor = p.as_span().end();
+            // EOI is an empty pair: nothing to print.
+            if p.as_rule() == Rule::EOI {
+                continue;
             }
-            continue;
+            children.push(self.build(p));
         }
-        toks.push(Tok {
-            text: c.to_string(),
-            start: base + from + i,
-            end: base + from + i + c.len_utf8(),
-            rule: None,
-        });
-        children.push(Cst::Tok(toks.len() - 1));
+        self.literals(cursor, span.end(), &mut children);
+        Cst::Node(Node { rule, children })
+    }
+
+    /// The brackets the grammar writes as literals (`[ ] ( ) < >`): the tokens between
+    /// two pairs (offsets in the declaration), which otherwise holds only whitespace and
+    /// comments.
+    fn literals(&mut self, from: usize, to: usize, children: &mut Vec<Cst>) {
+        let (from, to) = (self.base + from, self.base + to);
+        let first = self
+            .lexed
+            .partition_point(|t| (t.span.start as usize) < from);
+        for t in self.lexed.get(first..).unwrap_or(&[]) {
+            if t.span.start as usize >= to {
+                break;
+            }
+            if t.kind.is_trivia() {
+                continue;
+            }
+            self.toks.push(Tok {
+                text: t.text(self.text).to_string(),
+                start: t.span.start as usize,
+                end: t.span.end as usize,
+                rule: None,
+            });
+            children.push(Cst::Tok(self.toks.len() - 1));
+        }
     }
 }
 
 /// The canonical spelling of a token: `3 years`, `3个月`; doc comments without
 /// trailing whitespace.
-fn normalize(rule: Rule, text: &str) -> String {
-    match rule {
+fn normalize(pair: &Pair<'_, Rule>) -> String {
+    let text = pair.as_str();
+    match pair.as_rule() {
         Rule::duration => {
-            let digits = text
-                .char_indices()
-                .find(|(i, c)| !(c.is_ascii_digit() || (*i == 0 && *c == '-')))
-                .map_or(text.len(), |(i, _)| i);
-            let (n, unit) = text.split_at(digits);
-            let unit = unit.trim_start_matches(' ');
+            let mut inner = pair.clone().into_inner();
+            let (Some(n), Some(unit)) = (inner.next(), inner.next()) else {
+                return text.to_string();
+            };
+            let (n, unit) = (n.as_str(), unit.as_str());
             if unit.is_ascii() {
                 format!("{n} {unit}")
             } else {
@@ -477,21 +462,24 @@ impl<'a> Printer<'a> {
 
     /// Whether the source has a blank line between two offsets.
     fn blank_between(&self, from: usize, to: usize) -> bool {
-        let Some(gap) = self.src.get(from.min(to)..to) else {
-            return false;
-        };
+        let from = from.min(to);
+        let lexed = &self.file.lexed;
+        let first = lexed.partition_point(|t| (t.span.end as usize) <= from);
         let mut newlines = 0;
-        for c in gap.chars() {
-            match c {
-                '\n' => {
-                    newlines += 1;
-                    if newlines >= 2 {
-                        return true;
-                    }
+        for t in lexed.get(first..).unwrap_or(&[]) {
+            let (start, end) = (t.span.start as usize, t.span.end as usize);
+            if start >= to {
+                break;
+            }
+            if t.kind == TokenKind::Whitespace {
+                let gap = self.src.get(start.max(from)..end.min(to)).unwrap_or("");
+                newlines += gap.matches('\n').count();
+                if newlines >= 2 {
+                    return true;
                 }
-                c if c.is_whitespace() || c == '\u{FEFF}' => {}
+            } else {
                 // A comment in between: count blank lines on each side of it separately.
-                _ => newlines = 0,
+                newlines = 0;
             }
         }
         false

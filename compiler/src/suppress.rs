@@ -12,9 +12,10 @@
 //! `CH0313`, so that exceptions do not outlive what they excused.
 
 use crate::diagnostics::{Code, Diagnostic, FileId, LineIndex, CODES};
-use crate::format::scan_comments;
+use crate::format::comments_of;
 use crate::sema::check::suggest;
 use crate::syntax::ast::Span;
+use crate::syntax::{lex, TokenKind};
 
 /// The comment's marker.
 const MARKER: &str = "charter-allow";
@@ -43,13 +44,13 @@ pub fn suppressible(code: Code) -> bool {
 /// Applies the suppressions of a file to its diagnostics: drops those suppressed, and adds
 /// `CH0313` for suppressions that suppress nothing and `CH0314` for malformed ones.
 pub fn apply(text: &str, file: FileId, diags: &mut Vec<Diagnostic>) {
-    let comments = scan_comments(text);
-    if !comments.iter().any(|c| c.text.contains(MARKER)) {
+    if !text.contains(MARKER) {
         return;
     }
+    let tokens = lex(text);
+    let comments = comments_of(text, &tokens);
     let index = LineIndex::new(text);
     let line_of = |offset: usize| index.line_col(text, offset).line - 1;
-    let lines: Vec<&str> = text.split('\n').collect();
     let mut found: Vec<Suppression> = Vec::new();
     let mut problems: Vec<Diagnostic> = Vec::new();
     for c in &comments {
@@ -67,12 +68,16 @@ pub fn apply(text: &str, file: FileId, diags: &mut Vec<Diagnostic>) {
                 // At the end of a line it covers that line; on a line of its own, the next
                 // line that holds code.
                 let target = if before.trim().is_empty() {
-                    (line + 1..lines.len())
-                        .find(|&l| {
-                            let t = lines.get(l).map_or("", |s| s.trim());
-                            !(t.is_empty() || t.starts_with("//"))
+                    tokens
+                        .iter()
+                        .find(|t| {
+                            t.span.start as usize >= c.end
+                                && !matches!(
+                                    t.kind,
+                                    TokenKind::Whitespace | TokenKind::Comment | TokenKind::Doc
+                                )
                         })
-                        .unwrap_or(line + 1)
+                        .map_or(line + 1, |t| line_of(t.span.start as usize))
                 } else {
                     line
                 };

@@ -1,13 +1,19 @@
-//! Parsing a file: cut it into declarations, parse each with pest, build the tree.
+//! Parsing a file: cut its token stream into declarations, parse each with pest,
+//! build the tree.
 //!
-//! Recovery works at declaration boundaries: [`split_declarations`] finds where each
-//! top-level declaration starts without parsing it, so a syntax error is confined to
+//! Recovery works at declaration boundaries, on the token stream of [`lex`]:
+//! [`declaration_ranges`] finds where each top-level declaration starts (a declaration
+//! keyword at brace depth zero) without parsing it, so a syntax error is confined to
 //! the declaration it is in and every other declaration still reaches the checker.
+//! Braces inside strings and comments are tokens of their own and never counted.
 
 use pest::iterators::{Pair, Pairs};
 use pest::Parser as _;
 
 use super::ast::*;
+use super::lexer::{block_statements, blocks_of_statement, lex, Token, TokenKind};
+
+pub use super::lexer::DECLARATION_KEYWORDS;
 
 mod grammar {
     // pest_derive generates the `Rule` enum without docs.
@@ -19,7 +25,7 @@ mod grammar {
     pub struct CharterGrammar;
 }
 
-use grammar::CharterGrammar;
+pub(super) use grammar::CharterGrammar;
 pub use grammar::Rule;
 
 /// A problem found while parsing.
@@ -35,6 +41,8 @@ pub struct SyntaxError {
     pub label: String,
     /// A help line.
     pub help: Option<String>,
+    /// Other places that explain the error (the `{` a missing `}` leaves open).
+    pub related: Vec<(Span, String)>,
 }
 
 /// Which kind of syntax problem.
@@ -59,63 +67,99 @@ pub struct ParsedFile {
     pub errors: Vec<SyntaxError>,
 }
 
-/// The keywords that start a top-level declaration.
-pub const DECLARATION_KEYWORDS: &[&str] = &[
-    "grades",
-    "grade",
-    "classify",
-    "domain",
-    "dataset",
-    "scenario",
-    "admission",
-    "exit",
-    "suspend",
-    "notice",
-    "limits",
-    "test",
-    "fixture",
-    "action",
-    "measure",
-    "fact",
-    "forbid",
-    "consent",
-];
-
 /// Parses one file. Never panics; every problem becomes a [`SyntaxError`].
 pub fn parse(text: &str) -> ParsedFile {
     let mut out = ParsedFile::default();
-    for (start, end) in split_declarations(text) {
+    let tokens = lex(text);
+    for (start, end) in ranges(text, &tokens) {
         let Some(chunk) = text.get(start..end) else {
             continue;
         };
-        if let Some(e) = nesting_error(chunk, start) {
+        let toks = tokens_in(&tokens, start, end);
+        if let Some(e) = nesting_error(text, toks) {
             out.errors.push(e);
             continue;
         }
+        let mut b = Builder {
+            base: start,
+            errors: &mut out.errors,
+        };
         match CharterGrammar::parse(Rule::declaration, chunk) {
             Ok(pairs) => {
-                let mut b = Builder {
-                    base: start,
-                    errors: &mut out.errors,
-                };
                 if let Some(item) = b.declaration(pairs) {
                     out.items.push(item);
                 }
             }
-            Err(e) => out.errors.push(convert_pest_error(&e, chunk, start)),
+            Err(e) => {
+                // The declaration may be whole and followed by what belongs to none:
+                // keep it, and report what follows once, at its first token.
+                let prefix = CharterGrammar::parse(Rule::declaration_prefix, chunk).ok();
+                let end_of_item = prefix
+                    .as_ref()
+                    .and_then(|p| p.clone().next())
+                    .and_then(|d| d.into_inner().last())
+                    .map(|item| start + item.as_span().end());
+                let mut error = convert_pest_error(&e, text, toks, start);
+                if let (Some(pairs), Some(item_end)) = (prefix, end_of_item) {
+                    // Right after a whole declaration, a doc comment or a block's
+                    // statement: say what is wrong with the token a person sees there,
+                    // and keep the declaration, so that nothing that names it fails.
+                    let next = toks
+                        .iter()
+                        .find(|t| t.span.start as usize >= item_end && !t.kind.is_trivia());
+                    if let Some(t) = next {
+                        let word = t.text(text);
+                        let misplaced = t.kind == TokenKind::Doc
+                            || t.kind == TokenKind::Keyword
+                                && !blocks_of_statement(word).is_empty();
+                        if misplaced && error_pos(&e, start) <= t.span.start as usize {
+                            error = stray_error(text, toks, item_end);
+                            if let Some(item) = b.declaration(pairs) {
+                                out.items.push(item);
+                            }
+                        }
+                    }
+                }
+                out.errors.push(error);
+            }
         }
     }
     out
 }
 
-/// The pest parse tree of one declaration (a range from [`split_declarations`]), or
+/// The pest parse tree of one declaration (a range from [`declaration_ranges`]), or
 /// `None` when it does not parse. For tools that need every token as written, such
 /// as the formatter; everything else uses [`parse`].
 pub fn declaration_tree(chunk: &str) -> Option<Pairs<'_, Rule>> {
-    if nesting_error(chunk, 0).is_some() {
+    if nesting_error(chunk, &lex(chunk)).is_some() {
         return None;
     }
     CharterGrammar::parse(Rule::declaration, chunk).ok()
+}
+
+/// [`declaration_tree`] of the range `start..end` of `text`, whose tokens are `tokens`.
+pub fn declaration_tree_in<'t>(
+    text: &'t str,
+    tokens: &[Token],
+    start: usize,
+    end: usize,
+) -> Option<Pairs<'t, Rule>> {
+    if nesting_error(text, tokens_in(tokens, start, end)).is_some() {
+        return None;
+    }
+    CharterGrammar::parse(Rule::declaration, text.get(start..end)?).ok()
+}
+
+/// [`declaration_ranges`] of a text already lexed.
+pub fn declaration_ranges_of(text: &str, tokens: &[Token]) -> Vec<(usize, usize)> {
+    ranges(text, tokens)
+}
+
+/// The tokens that lie within `start..end`.
+fn tokens_in(tokens: &[Token], start: usize, end: usize) -> &[Token] {
+    let from = tokens.partition_point(|t| (t.span.start as usize) < start);
+    let to = tokens.partition_point(|t| (t.span.start as usize) < end);
+    tokens.get(from..to).unwrap_or(&[])
 }
 
 /// How deeply an expression may nest: levels of `not`, parentheses, list brackets and
@@ -128,170 +172,155 @@ pub fn declaration_tree(chunk: &str) -> Option<Pairs<'_, Rule>> {
 pub const MAX_NESTING: usize = 32;
 
 /// The first place in a declaration where expressions nest deeper than
-/// [`MAX_NESTING`], found on the raw text in one linear pass, so that no parser ever
+/// [`MAX_NESTING`], found on its tokens in one linear pass, so that no parser ever
 /// recurses over it. The count is an upper bound on the depth of the tree
 /// [`parse`] would build: `not` and `+`/`-` raise the level until the next `and`, `or`
 /// or `,`, a bracket raises it until it closes. The error points at the token that
 /// opened the outermost of those levels.
-fn nesting_error(chunk: &str, base: usize) -> Option<SyntaxError> {
-    // The start and end of the token that opened each level now open.
-    let mut openers: Vec<(usize, usize)> = Vec::new();
+fn nesting_error(text: &str, tokens: &[Token]) -> Option<SyntaxError> {
+    // The span of the token that opened each level now open.
+    let mut openers: Vec<Span> = Vec::new();
     // For each open bracket: the level where its contents start, and the level before it.
     let mut brackets: Vec<(usize, usize)> = Vec::new();
     let mut floor = 0usize;
     let mut depth = 0usize;
-    let bytes = chunk.as_bytes();
-    let mut i = 0usize;
-    let mut raise = |depth: &mut usize, start: usize, end: usize| -> Option<SyntaxError> {
-        openers.truncate(*depth);
-        openers.push((start, end));
-        *depth += 1;
-        if *depth <= MAX_NESTING {
-            return None;
-        }
-        let (s, e) = openers.first().copied().unwrap_or((start, end));
-        Some(SyntaxError {
-            kind: SyntaxErrorKind::TooDeep,
-            message: format!("expression is nested more than {MAX_NESTING} levels deep"),
-            span: Span::new(base + s, base + e),
-            label: "the nesting that goes too deep starts here".to_string(),
-            help: Some(format!(
-                "at most {MAX_NESTING} levels of `not`, parentheses, lists and `+`/`-` may nest; \
-                 split the condition (chains of `and` and `or` may be of any length)"
-            )),
-        })
-    };
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'"' => {
-                // A string: to its closing quote, or the end of the line.
-                i += 1;
-                while let Some(&c) = bytes.get(i) {
-                    i += 1;
-                    match c {
-                        b'\\' => i += 1,
-                        b'"' | b'\n' => break,
-                        _ => {}
-                    }
-                }
-                continue;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while bytes.get(i).is_some_and(|&c| c != b'\n') {
-                    i += 1;
-                }
-                continue;
-            }
-            b'(' | b'[' => {
+    for t in tokens {
+        let word = t.text(text);
+        let raise = match (t.kind, word) {
+            (TokenKind::Punct, "(" | "[") => {
                 brackets.push((floor, depth));
-                if let Some(e) = raise(&mut depth, i, i + 1) {
-                    return Some(e);
-                }
-                floor = depth;
+                floor = depth + 1;
+                true
             }
-            b')' | b']' => {
+            (TokenKind::Punct, ")" | "]") => {
                 if let Some((f, d)) = brackets.pop() {
                     floor = f;
                     depth = d;
                 }
+                false
             }
-            b'{' | b'}' => {
+            (TokenKind::Punct, "{" | "}") => {
                 brackets.clear();
                 floor = 0;
                 depth = 0;
+                false
             }
-            b',' => depth = floor,
-            b'+' | b'-' => {
-                if let Some(e) = raise(&mut depth, i, i + 1) {
-                    return Some(e);
-                }
+            (TokenKind::Punct, ",") => {
+                depth = floor;
+                false
             }
-            _ if b.is_ascii_digit() => {
-                // A number, or a date such as `2026-01-01` whose dashes are not minus.
-                let is_date = bytes.get(i..i + 10).is_some_and(|d| {
-                    d.iter().enumerate().all(|(k, c)| match k {
-                        4 | 7 => *c == b'-',
-                        _ => c.is_ascii_digit(),
-                    })
-                });
-                i += if is_date { 10 } else { 1 };
-                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
-                }
-                continue;
+            (TokenKind::Punct, "+" | "-") | (TokenKind::Keyword, "not") => true,
+            // Keywords that end one expression and may start the next.
+            (
+                TokenKind::Keyword,
+                "and" | "or" | "when" | "then" | "otherwise" | "require" | "measures" | "actions"
+                | "article",
+            ) => {
+                depth = floor;
+                false
             }
-            _ if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 => {
-                let start = i;
-                let rest = chunk.get(i..).unwrap_or("");
-                let len: usize = rest
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
-                    .map(char::len_utf8)
-                    .sum();
-                // A character that is not part of a word (full-width punctuation …).
-                let len = len.max(rest.chars().next().map_or(1, char::len_utf8));
-                i += len;
-                match chunk.get(start..i).unwrap_or("") {
-                    "not" => {
-                        if let Some(e) = raise(&mut depth, start, i) {
-                            return Some(e);
-                        }
-                    }
-                    "and" | "or" => depth = floor,
-                    // Keywords that end one expression and may start the next; as
-                    // names inside an expression they end no bracket.
-                    "when" | "then" | "otherwise" | "require" | "measures" | "actions"
-                    | "article" => depth = floor,
-                    _ => {}
-                }
-                continue;
-            }
-            _ => {}
+            _ => false,
+        };
+        if !raise {
+            continue;
         }
-        i += 1;
+        openers.truncate(depth);
+        openers.push(t.span);
+        depth += 1;
+        if depth > MAX_NESTING {
+            let span = openers.first().copied().unwrap_or(t.span);
+            return Some(SyntaxError {
+                kind: SyntaxErrorKind::TooDeep,
+                message: format!("expression is nested more than {MAX_NESTING} levels deep"),
+                span,
+                label: "the nesting that goes too deep starts here".to_string(),
+                help: Some(format!(
+                    "at most {MAX_NESTING} levels of `not`, parentheses, lists and `+`/`-` may \
+                     nest; split the condition (chains of `and` and `or` may be of any length)"
+                )),
+                related: Vec::new(),
+            });
+        }
     }
     None
 }
 
 /// Byte ranges of the top-level declarations of `text`, doc comments included.
+pub fn declaration_ranges(text: &str) -> Vec<(usize, usize)> {
+    ranges(text, &lex(text))
+}
+
+/// Whether a token is the first on its line, and whether it is in the first column.
+fn line_position(text: &str, tokens: &[Token], i: usize) -> (bool, bool) {
+    let start = tokens.get(i).map_or(0, |t| t.span.start as usize);
+    let first_column = start == 0 || text.get(..start).is_some_and(|h| h.ends_with('\n'));
+    let first_on_line = i
+        .checked_sub(1)
+        .and_then(|p| tokens.get(p))
+        .is_none_or(|p| p.kind == TokenKind::Whitespace && p.text(text).contains('\n'))
+        || first_column
+        || i == 1
+            && tokens
+                .first()
+                .is_some_and(|t| t.kind == TokenKind::Whitespace);
+    (first_on_line, first_column)
+}
+
+/// The declarations of a lexed file.
 ///
-/// A declaration starts on a line whose first word is a declaration keyword, when
-/// that line is outside any braces or starts in the first column (so an unclosed
-/// brace does not swallow the rest of the file). Text before the first declaration
+/// A declaration starts at a declaration keyword that is the first token of its
+/// line, outside any braces; or in the first column inside braces, so that an unclosed
+/// brace does not swallow the rest of the file, unless the keyword is a statement of
+/// the block that is open (`domain` in a scenario). Text before the first declaration
 /// that is not blank or a comment becomes a range of its own, so it is reported.
-pub fn split_declarations(text: &str) -> Vec<(usize, usize)> {
+fn ranges(text: &str, tokens: &[Token]) -> Vec<(usize, usize)> {
     let mut starts: Vec<usize> = Vec::new();
     let mut depth: i64 = 0;
     let mut doc_start: Option<usize> = None;
-    let mut offset = 0usize;
-    let mut seen_content_before_first = false;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start_matches([' ', '\t', '\u{3000}', '\u{FEFF}']);
-        let indent = line.len() - trimmed.len();
-        let first_word: &str = trimmed
-            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .next()
-            .unwrap_or("");
-        if trimmed.starts_with("///") {
-            if depth <= 0 || indent == 0 {
-                doc_start.get_or_insert(offset);
+    let mut content_before_first = false;
+    let mut current = "";
+    for (i, t) in tokens.iter().enumerate() {
+        let start = t.span.start as usize;
+        match t.kind {
+            TokenKind::Whitespace | TokenKind::Comment => continue,
+            TokenKind::Doc => {
+                let (first_on_line, first_column) = line_position(text, tokens, i);
+                if first_on_line && (depth <= 0 || first_column) {
+                    doc_start.get_or_insert(start);
+                }
+                continue;
             }
-        } else if !first_word.is_empty()
-            && DECLARATION_KEYWORDS.contains(&first_word)
-            && (depth <= 0 || indent == 0)
-        {
-            starts.push(doc_start.take().unwrap_or(offset));
+            _ => {}
+        }
+        let word = t.text(text);
+        let (first_on_line, first_column) = line_position(text, tokens, i);
+        let starts_declaration = t.kind == TokenKind::Keyword
+            && DECLARATION_KEYWORDS.contains(&word)
+            && first_on_line
+            && (depth <= 0 || first_column && !block_statements(current).contains(&word));
+        if starts_declaration {
+            starts.push(doc_start.take().unwrap_or(start));
             depth = 0;
-        } else if !trimmed.trim().is_empty() && !trimmed.starts_with("//") {
+            current = DECLARATION_KEYWORDS
+                .iter()
+                .find(|k| **k == word)
+                .copied()
+                .unwrap_or("");
+        } else {
             doc_start = None;
             if starts.is_empty() {
-                seen_content_before_first = true;
+                content_before_first = true;
             }
         }
-        depth += brace_delta(line);
-        offset += line.len();
+        if t.kind == TokenKind::Punct {
+            match word {
+                "{" => depth += 1,
+                "}" => depth -= 1,
+                _ => {}
+            }
+        }
     }
-    if seen_content_before_first || starts.is_empty() && !is_blank(text) {
+    if content_before_first {
         starts.insert(0, 0);
     }
     starts.dedup();
@@ -303,60 +332,143 @@ pub fn split_declarations(text: &str) -> Vec<(usize, usize)> {
     ranges
 }
 
-fn is_blank(text: &str) -> bool {
-    text.lines().all(|l| {
-        let t = l.trim();
-        t.is_empty() || t.starts_with("//")
-    })
+/// The error for what follows a whole declaration (at `after`) in its range: one error
+/// at its first token that is not a doc comment, the declaration itself being kept.
+fn stray_error(text: &str, toks: &[Token], after: usize) -> SyntaxError {
+    let rest: Vec<&Token> = toks
+        .iter()
+        .filter(|t| t.span.start as usize >= after && !t.kind.is_trivia())
+        .collect();
+    let Some(t) = rest.iter().find(|t| t.kind != TokenKind::Doc) else {
+        // Only doc comments: they document nothing.
+        let span = rest.first().map_or(Span::new(after, after), |t| t.span);
+        return SyntaxError {
+            kind: SyntaxErrorKind::Syntax,
+            message: "doc comment documents nothing".to_string(),
+            span: trim_line_end(text, span),
+            label: "no declaration follows".to_string(),
+            help: Some(
+                "a `///` doc comment stands right before the declaration it documents; \
+                 write `//` for a plain comment"
+                    .to_string(),
+            ),
+            related: Vec::new(),
+        };
+    };
+    let word = t.text(text);
+    let blocks = if t.kind == TokenKind::Keyword {
+        blocks_of_statement(word)
+    } else {
+        Vec::new()
+    };
+    if !blocks.is_empty() {
+        let names: Vec<String> = blocks.iter().map(|b| format!("`{b}`")).collect();
+        return SyntaxError {
+            kind: SyntaxErrorKind::Syntax,
+            message: format!(
+                "`{word}` is a statement of {}, not a declaration",
+                join_alternatives(&blocks.iter().map(|b| a_block(b)).collect::<Vec<_>>())
+            ),
+            span: t.span,
+            label: "a statement outside any block".to_string(),
+            help: Some(format!(
+                "write it inside the `{{ … }}` of the declaration it belongs to ({}); the \
+                 block before it is already closed",
+                join_alternatives(&names)
+            )),
+            related: Vec::new(),
+        };
+    }
+    let found = found_text(text, t);
+    SyntaxError {
+        kind: SyntaxErrorKind::Syntax,
+        message: format!("unexpected `{found}`, expected a declaration"),
+        span: Span::new(t.span.start as usize, t.span.start as usize + found.len()),
+        label: "expected a declaration".to_string(),
+        help: help_for(&["a declaration".to_string()], Some(found)),
+        related: Vec::new(),
+    }
 }
 
-/// The change in brace depth over one line, ignoring strings and comments.
-fn brace_delta(line: &str) -> i64 {
-    let mut delta = 0;
-    let mut in_string = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_string {
-            match c {
-                '\\' => {
-                    chars.next();
-                }
-                '"' => in_string = false,
-                _ => {}
+/// `a scenario`, `an admission`.
+fn a_block(keyword: &str) -> String {
+    match keyword {
+        "admission" | "exit" => format!("an {keyword}"),
+        "limits" => "`limits`".to_string(),
+        _ => format!("a {keyword}"),
+    }
+}
+
+/// A span without the `\r` a line may end with.
+fn trim_line_end(text: &str, span: Span) -> Span {
+    let s = text.get(span.range()).unwrap_or("");
+    Span::new(
+        span.start as usize,
+        span.start as usize + s.trim_end_matches('\r').len(),
+    )
+}
+
+/// The text of a token as a message quotes it: at most 40 characters, a dotted name
+/// whole (`tax.enterprise_tax`), a string to its end or the end of its line.
+fn found_text<'t>(text: &'t str, t: &Token) -> &'t str {
+    let start = t.span.start as usize;
+    let mut end = t.span.end as usize;
+    if t.kind.is_word() {
+        // A dotted name is one name to a person.
+        let rest = lex(text.get(start..).unwrap_or(""));
+        let mut k = 1;
+        while let (Some(dot), Some(w)) = (rest.get(k), rest.get(k + 1)) {
+            if dot.kind == TokenKind::Punct
+                && dot.text(text.get(start..).unwrap_or("")) == "."
+                && w.kind.is_word()
+            {
+                end = start + w.span.end as usize;
+                k += 2;
+            } else {
+                break;
             }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '/' if chars.peek() == Some(&'/') => break,
-            '{' => delta += 1,
-            '}' => delta -= 1,
-            _ => {}
         }
     }
-    delta
+    let s = text.get(start..end).unwrap_or("").trim_end_matches('\r');
+    let cut = s.char_indices().nth(40).map_or(s.len(), |(i, _)| i);
+    s.get(..cut).unwrap_or(s)
 }
 
-fn convert_pest_error(e: &pest::error::Error<Rule>, chunk: &str, base: usize) -> SyntaxError {
-    let pos = match e.location {
+/// Where in the file pest's error is, for a declaration at `base`.
+fn error_pos(e: &pest::error::Error<Rule>, base: usize) -> usize {
+    base + match e.location {
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
-    };
-    let found = token_at(chunk, pos);
+    }
+}
+
+fn convert_pest_error(
+    e: &pest::error::Error<Rule>,
+    text: &str,
+    toks: &[Token],
+    base: usize,
+) -> SyntaxError {
+    let pos = error_pos(e, base);
+    // The token pest stopped at: the first one that is not trivia at or after `pos`.
+    let token = toks
+        .iter()
+        .find(|t| t.span.end as usize > pos && !t.kind.is_trivia());
+    let found = token.map(|t| found_text(text, t));
     if let pest::error::ErrorVariant::CustomError { message } = &e.variant {
         if message.contains("limit reached") {
             // pest ran out of stack or calls: only deep nesting gets it there, and the
             // pre-scan refuses that first, unless the thread's stack is very small.
-            let len = found.as_ref().map_or(0, |t| t.len());
+            let len = found.map_or(0, str::len);
             return SyntaxError {
                 kind: SyntaxErrorKind::TooDeep,
                 message: "expression is nested too deeply to parse".to_string(),
-                span: Span::new(base + pos, base + pos + len),
+                span: Span::new(pos, pos + len),
                 label: "the parser gave up here".to_string(),
                 help: Some(format!(
                     "at most {MAX_NESTING} levels of `not`, parentheses, lists and `+`/`-` may nest; \
                      split the condition"
                 )),
+                related: Vec::new(),
             };
         }
     }
@@ -367,33 +479,43 @@ fn convert_pest_error(e: &pest::error::Error<Rule>, chunk: &str, base: usize) ->
         } => (describe_rules(positives), describe_rules(negatives)),
         pest::error::ErrorVariant::CustomError { message } => (vec![message.clone()], vec![]),
     };
-    if let Some(rest) = chunk.get(pos..) {
-        let line = rest.split('\n').next().unwrap_or("");
-        if line.starts_with('"')
-            && !line
-                .get(1..)
-                .unwrap_or("")
-                .replace("\\\"", "")
-                .contains('"')
-        {
-            let line = line.trim_end_matches('\r');
-            return SyntaxError {
-                kind: SyntaxErrorKind::Syntax,
-                message: "unterminated string".to_string(),
-                span: Span::new(base + pos, base + pos + line.len()),
-                label: "this string is not closed".to_string(),
-                help: Some("close the string with `\"` before the end of the line".to_string()),
-            };
-        }
+    if let Some(t) = token.filter(|t| t.kind == TokenKind::UnclosedString) {
+        return SyntaxError {
+            kind: SyntaxErrorKind::Syntax,
+            message: "unterminated string".to_string(),
+            span: trim_line_end(text, t.span),
+            label: "this string is not closed".to_string(),
+            help: Some("close the string with `\"` before the end of the line".to_string()),
+            related: Vec::new(),
+        };
     }
-    let span_len = found.as_ref().map_or(0, |t| t.len());
-    let span = Span::new(base + pos, base + pos + span_len);
-    let found_text = match &found {
+    let span_len = found.map_or(0, str::len);
+    // At the end of the declaration: right after its last token, not where the next
+    // declaration (or the end of the file) starts.
+    let last_end = toks
+        .iter()
+        .rev()
+        .find(|t| !t.kind.is_trivia())
+        .map_or(pos, |t| t.span.end as usize);
+    let at = token.map_or(last_end.min(pos), |t| (t.span.start as usize).max(pos));
+    let span = Span::new(at, at + span_len);
+    let at_eof = toks
+        .last()
+        .is_none_or(|t| t.span.end as usize >= text.len());
+    let found_text = match found {
         Some(t) => format!("`{t}`"),
-        None => "end of input".to_string(),
+        None if at_eof => "end of file".to_string(),
+        None => "end of the declaration".to_string(),
     };
     let expected_text = join_alternatives(&expected);
-    let message = if !expected.is_empty() {
+    let open_brace = if token.is_none() {
+        unclosed_brace(text, toks)
+    } else {
+        None
+    };
+    let message = if open_brace.is_some() {
+        format!("unexpected {found_text}, expected `}}`")
+    } else if !expected.is_empty() {
         format!("unexpected {found_text}, expected {expected_text}")
     } else if !unexpected.is_empty() {
         format!("unexpected {}", join_alternatives(&unexpected))
@@ -405,14 +527,34 @@ fn convert_pest_error(e: &pest::error::Error<Rule>, chunk: &str, base: usize) ->
     } else {
         format!("expected {expected_text}")
     };
-    let help = help_for(&expected, found.as_deref());
+    let help = help_for(&expected, found);
+    // At the end of the declaration with a brace still open: name the brace.
+    let related = open_brace
+        .map(|b| vec![(b, "this `{` is never closed".to_string())])
+        .unwrap_or_default();
     SyntaxError {
         kind: SyntaxErrorKind::Syntax,
         message,
         span,
         label,
         help,
+        related,
     }
+}
+
+/// The innermost `{` that the tokens leave open.
+fn unclosed_brace(text: &str, toks: &[Token]) -> Option<Span> {
+    let mut open: Vec<Span> = Vec::new();
+    for t in toks.iter().filter(|t| t.kind == TokenKind::Punct) {
+        match t.text(text) {
+            "{" => open.push(t.span),
+            "}" => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.last().copied()
 }
 
 fn help_for(expected: &[String], found: Option<&str>) -> Option<String> {
@@ -444,45 +586,6 @@ fn join_alternatives(items: &[String]) -> String {
         [a, b] => format!("{a} or {b}"),
         [rest @ .., last] => format!("{}, or {last}", rest.join(", ")),
     }
-}
-
-/// The token a person would see at `pos`: a word, a string, or one symbol.
-fn token_at(chunk: &str, pos: usize) -> Option<String> {
-    let rest = chunk.get(pos..)?;
-    let mut chars = rest.chars();
-    let first = chars.next()?;
-    if first.is_alphanumeric() || first == '_' {
-        let word: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
-            .take(40)
-            .collect();
-        return Some(word);
-    }
-    if first == '"' {
-        // The string as written, up to its closing quote or the end of the line,
-        // so that the span covers exactly these bytes.
-        let mut end = first.len_utf8();
-        for (n, c) in rest.char_indices().skip(1).take(40) {
-            if c == '\n' {
-                break;
-            }
-            end = n + c.len_utf8();
-            if c == '"' {
-                break;
-            }
-        }
-        return rest.get(..end).map(str::to_string);
-    }
-    if rest.starts_with("..")
-        || rest.starts_with("==")
-        || rest.starts_with("<=")
-        || rest.starts_with(">=")
-        || rest.starts_with("!=")
-    {
-        return rest.get(..2).map(str::to_string);
-    }
-    Some(first.to_string())
 }
 
 fn describe_rules(rules: &[Rule]) -> Vec<String> {
@@ -608,6 +711,7 @@ impl Builder<'_> {
                 span: self.span(p),
                 label: "written again here".to_string(),
                 help: Some(format!("keep one `{what}` statement; only one can apply")),
+                related: Vec::new(),
             });
         }
     }
@@ -619,6 +723,7 @@ impl Builder<'_> {
             span,
             label: "here".to_string(),
             help: Some("this is a bug in Charter; please report it with this file".to_string()),
+            related: Vec::new(),
         });
     }
 
@@ -1531,6 +1636,7 @@ impl Builder<'_> {
                     help: Some(
                         "dates are written YYYY-MM-DD with a real month and day".to_string(),
                     ),
+                    related: Vec::new(),
                 });
                 Date {
                     year: 1970,
@@ -1551,6 +1657,7 @@ impl Builder<'_> {
                     span: self.span(p),
                     label: "out of range".to_string(),
                     help: Some("numbers are 64-bit signed integers".to_string()),
+                    related: Vec::new(),
                 });
                 0
             }

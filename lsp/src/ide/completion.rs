@@ -6,7 +6,9 @@ use charter_compiler::diagnostics::FileId;
 use charter_compiler::sema::expr::Ty;
 use charter_compiler::sema::model::{Model, Ns, RuleKind};
 use charter_compiler::syntax::ast::{Span, TriggerKind};
-use charter_compiler::syntax::parser::{split_declarations, DECLARATION_KEYWORDS};
+use charter_compiler::syntax::lexer::{block_statements, DECLARATION_KEYWORDS, RESERVED};
+use charter_compiler::syntax::parser::declaration_ranges;
+use charter_compiler::syntax::TokenKind;
 
 use super::hover::title_of;
 use super::occurrences::Symbol;
@@ -39,16 +41,10 @@ pub struct Completion {
     pub replace: Span,
 }
 
-/// The statement keywords of each kind of block.
-const SCENARIO_STMTS: &[&str] = &["domain", "purpose", "term", "require", "use"];
-const DATASET_STMTS: &[&str] = &["source", "domain", "tags", "field"];
-const CLASSIFY_STMTS: &[&str] = &["when", "otherwise"];
-const TRIGGER_STMTS: &[&str] = &["when", "measures"];
-const ADMISSION_STMTS: &[&str] = &["require"];
-const LIMITS_STMTS: &[&str] = &["max_term", "reapply_window"];
-const TEST_STMTS: &[&str] = &["given", "at", "expect"];
-const FORBID_STMTS: &[&str] = &["actions", "when"];
-const EXPR_WORDS: &[&str] = &["not", "and", "or", "contains", "in", "true", "false"];
+/// The statement keywords of each kind of block: the syntax module's one table.
+fn stmts(declaration: &str) -> &'static [&'static str] {
+    block_statements(declaration)
+}
 const CLASSIFY_NAMES: &[&str] = &[
     "tags",
     "name",
@@ -81,14 +77,14 @@ impl Block {
     fn statements(&self) -> &'static [&'static str] {
         match self {
             Block::Top => DECLARATION_KEYWORDS,
-            Block::Classify => CLASSIFY_STMTS,
-            Block::Dataset => DATASET_STMTS,
-            Block::Scenario => SCENARIO_STMTS,
-            Block::Admission => ADMISSION_STMTS,
-            Block::Trigger => TRIGGER_STMTS,
-            Block::Limits => LIMITS_STMTS,
-            Block::Test => TEST_STMTS,
-            Block::Forbid => FORBID_STMTS,
+            Block::Classify => stmts("classify"),
+            Block::Dataset => stmts("dataset"),
+            Block::Scenario => stmts("scenario"),
+            Block::Admission => stmts("admission"),
+            Block::Trigger => stmts("exit"),
+            Block::Limits => stmts("limits"),
+            Block::Test => stmts("test"),
+            Block::Forbid => stmts("forbid"),
             _ => &[],
         }
     }
@@ -108,15 +104,20 @@ pub fn complete(a: &Analysis, file: FileId, offset: u32) -> Vec<Completion> {
         offset -= 1;
     }
     let before = text.get(..offset).unwrap_or("");
-    let start = before
-        .char_indices()
-        .rev()
-        .take_while(|(_, c)| c.is_alphanumeric() || *c == '_' || *c == '.')
-        .last()
-        .map_or(offset, |(i, _)| i);
+    // The partial (dotted) name that ends at the cursor, from the grammar's tokens.
+    let mut start = offset;
+    for t in charter_compiler::syntax::lex(before).iter().rev() {
+        let part = t.kind.is_word()
+            || t.kind == TokenKind::Number
+            || t.kind == TokenKind::Punct && t.text(before) == ".";
+        if t.span.end as usize != start || !part {
+            break;
+        }
+        start = t.span.start as usize;
+    }
     let partial = text.get(start..offset).unwrap_or("");
     let replace = Span::new(start, offset);
-    let chunk_start = split_declarations(text)
+    let chunk_start = declaration_ranges(text)
         .into_iter()
         .map(|(s, _)| s)
         .rfind(|s| *s <= start)
@@ -258,7 +259,7 @@ impl Context<'_, '_> {
             }
             Block::Scenario => match first {
                 _ if stmt.is_empty() || (line_start && !continues(last)) => {
-                    self.keywords(SCENARIO_STMTS)
+                    self.keywords(stmts("scenario"))
                 }
                 "domain" => self.names(Ns::Domain),
                 "use" => match last {
@@ -277,7 +278,7 @@ impl Context<'_, '_> {
             Block::Fields(dataset) => self.fields(dataset, &stmt),
             Block::Dataset => match first {
                 _ if stmt.is_empty() || (line_start && !continues(last)) => {
-                    self.keywords(DATASET_STMTS)
+                    self.keywords(stmts("dataset"))
                 }
                 "domain" => self.names(Ns::Domain),
                 "field" => match last {
@@ -289,7 +290,7 @@ impl Context<'_, '_> {
             },
             Block::Classify => match first {
                 _ if stmt.is_empty() || (line_start && !continues(last)) => {
-                    let mut out = self.keywords(CLASSIFY_STMTS);
+                    let mut out = self.keywords(stmts("classify"));
                     if first == "when" && !stmt.contains(&"then") {
                         out.extend(self.classify_expr());
                     }
@@ -308,7 +309,7 @@ impl Context<'_, '_> {
             Block::Trigger => match first {
                 "measures" if last == "measures" || last == "," => self.names(Ns::Measure),
                 _ if stmt.is_empty() || (line_start && !continues(last)) => {
-                    let mut out = self.keywords(TRIGGER_STMTS);
+                    let mut out = self.keywords(stmts("exit"));
                     if first == "when" {
                         out.extend(self.developer_expr());
                     }
@@ -319,7 +320,7 @@ impl Context<'_, '_> {
             },
             Block::Admission => match first {
                 _ if stmt.is_empty() || (line_start && !continues(last)) => {
-                    let mut out = self.keywords(ADMISSION_STMTS);
+                    let mut out = self.keywords(stmts("admission"));
                     if first == "require" {
                         out.extend(self.developer_expr());
                     }
@@ -331,16 +332,16 @@ impl Context<'_, '_> {
             Block::Forbid => match first {
                 "actions" if last == "actions" || last == "," => self.names(Ns::Action),
                 _ if stmt.is_empty() || (line_start && !continues(last)) => {
-                    self.keywords(FORBID_STMTS)
+                    self.keywords(stmts("forbid"))
                 }
                 "when" => self.developer_expr(),
                 _ => Vec::new(),
             },
-            Block::Limits => self.keywords(LIMITS_STMTS),
+            Block::Limits => self.keywords(stmts("limits")),
             Block::Test => match first {
                 "expect" => self.expectation(&stmt),
                 _ if stmt.is_empty() || (line_start && !continues(last)) => {
-                    self.keywords(TEST_STMTS)
+                    self.keywords(stmts("test"))
                 }
                 "given" if last == "given" => self.keywords(&["developer"]),
                 _ => Vec::new(),
@@ -484,7 +485,7 @@ impl Context<'_, '_> {
             out.push(self.item(b.to_string(), CompletionKind::Builtin, None, None));
         }
         out.extend(self.names(Ns::Scenario));
-        out.extend(self.keywords(EXPR_WORDS));
+        out.extend(self.keywords(RESERVED));
         out
     }
 
@@ -493,7 +494,7 @@ impl Context<'_, '_> {
             .iter()
             .map(|b| self.item(b.to_string(), CompletionKind::Builtin, None, None))
             .collect();
-        out.extend(self.keywords(EXPR_WORDS));
+        out.extend(self.keywords(RESERVED));
         out
     }
 

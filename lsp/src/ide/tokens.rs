@@ -1,13 +1,17 @@
-//! A forgiving lexer for editor features, and semantic tokens built from it and from
-//! the occurrence index.
+//! Editor tokens, read from the grammar's own token stream, and semantic tokens built
+//! from them and from the occurrence index.
 //!
 //! The compiler's parser works per declaration and gives up on a broken one; an editor
-//! needs words, strings and comments even in text that does not parse yet, so this
-//! lexer never fails and knows nothing of the grammar beyond the keyword list.
+//! needs words, strings and comments even in text that does not parse yet. The
+//! grammar's lexer ([`charter_compiler::syntax::lex`]) never fails, so this module only
+//! groups its kinds into the few an editor cares about.
 
 use charter_compiler::diagnostics::FileId;
 use charter_compiler::sema::model::Ns;
 use charter_compiler::syntax::ast::Span;
+use charter_compiler::syntax::TokenKind;
+
+use charter_compiler::syntax::lexer::KEYWORDS;
 
 use super::occurrences::{file_occurrences, Symbol};
 use super::{Analysis, PRELUDE};
@@ -15,9 +19,9 @@ use super::{Analysis, PRELUDE};
 /// The kind of a lexical token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tok {
-    /// A word: identifier or keyword (Unicode letters, digits, `_`).
+    /// A word: identifier or keyword.
     Word,
-    /// A string literal, quotes included.
+    /// A string literal, quotes included (or to the end of its line when unclosed).
     Str,
     /// A number or a date.
     Num,
@@ -25,7 +29,7 @@ pub enum Tok {
     Comment,
     /// `///` doc comment.
     Doc,
-    /// Any other character.
+    /// Punctuation, or a character that starts no token.
     Punct,
 }
 
@@ -38,66 +42,6 @@ pub struct Token {
     pub span: Span,
 }
 
-/// The language's keywords (the `kw_*` rules of the grammar).
-pub const KEYWORDS: &[&str] = &[
-    "grades",
-    "grade",
-    "allows",
-    "requires",
-    "consent",
-    "required",
-    "for",
-    "classify",
-    "field",
-    "when",
-    "then",
-    "otherwise",
-    "domain",
-    "priority",
-    "dataset",
-    "source",
-    "tags",
-    "scenario",
-    "purpose",
-    "term",
-    "use",
-    "via",
-    "admission",
-    "require",
-    "exit",
-    "suspend",
-    "notice",
-    "measures",
-    "limits",
-    "max_term",
-    "reapply_window",
-    "test",
-    "fixture",
-    "given",
-    "developer",
-    "at",
-    "expect",
-    "allow",
-    "deny",
-    "by",
-    "in",
-    "with",
-    "because",
-    "action",
-    "measure",
-    "fact",
-    "forbid",
-    "actions",
-    "article",
-    "and",
-    "or",
-    "not",
-    "contains",
-    "true",
-    "false",
-    "set",
-];
-
 /// The type names of `fact` declarations.
 pub const TYPES: &[&str] = &[
     "bool", "int", "nat", "string", "date", "duration", "scenario",
@@ -108,75 +52,23 @@ const UNITS: &[&str] = &[
     "days", "day", "months", "month", "years", "year", "天", "日", "个月", "月", "年",
 ];
 
-fn is_word_start(c: char) -> bool {
-    c.is_alphabetic() || c == '_'
-}
-
-fn is_word(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
-/// Cuts `text` into tokens; whitespace is dropped.
+/// Cuts `text` into tokens with the grammar's lexer; whitespace is dropped.
 pub fn lex(text: &str) -> Vec<Token> {
-    let mut out = Vec::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some((start, c)) = chars.next() {
-        let kind = if c.is_whitespace() || c == '\u{FEFF}' {
-            continue;
-        } else if c == '/' && text.get(start + 1..start + 2) == Some("/") {
-            let kind = if text.get(start..start + 3) == Some("///") {
-                Tok::Doc
-            } else {
-                Tok::Comment
+    charter_compiler::syntax::lex(text)
+        .into_iter()
+        .filter_map(|t| {
+            let kind = match t.kind {
+                TokenKind::Whitespace => return None,
+                TokenKind::Comment => Tok::Comment,
+                TokenKind::Doc => Tok::Doc,
+                TokenKind::Keyword | TokenKind::Ident => Tok::Word,
+                TokenKind::String | TokenKind::UnclosedString => Tok::Str,
+                TokenKind::Number | TokenKind::Date => Tok::Num,
+                TokenKind::Punct | TokenKind::Error => Tok::Punct,
             };
-            while chars.peek().is_some_and(|(_, c)| *c != '\n') {
-                chars.next();
-            }
-            kind
-        } else if c == '"' {
-            while let Some((_, c)) = chars.next() {
-                match c {
-                    '\\' => {
-                        chars.next_if(|(_, c)| *c != '\n');
-                    }
-                    '"' => break,
-                    _ => {}
-                }
-                if chars.peek().is_some_and(|(_, c)| *c == '\n') {
-                    break;
-                }
-            }
-            Tok::Str
-        } else if c.is_ascii_digit() {
-            // Dates (`2026-01-01`) are one token; `..` after a date is not part of it.
-            while let Some((i, c)) = chars.peek().copied() {
-                let date_dash = c == '-'
-                    && text
-                        .get(i + 1..)
-                        .and_then(|rest| rest.chars().next())
-                        .is_some_and(|d| d.is_ascii_digit());
-                if c.is_ascii_digit() || date_dash {
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            Tok::Num
-        } else if is_word_start(c) {
-            while chars.peek().is_some_and(|(_, c)| is_word(*c)) {
-                chars.next();
-            }
-            Tok::Word
-        } else {
-            Tok::Punct
-        };
-        let end = chars.peek().map_or(text.len(), |(i, _)| *i);
-        out.push(Token {
-            kind,
-            span: Span::new(start, end),
-        });
-    }
-    out
+            Some(Token { kind, span: t.span })
+        })
+        .collect()
 }
 
 /// The semantic token types, in legend order.
@@ -348,8 +240,7 @@ mod tests {
                 (Tok::Doc, "/// 文档"),
                 (Tok::Word, "term"),
                 (Tok::Num, "2026-01-01"),
-                (Tok::Punct, "."),
-                (Tok::Punct, "."),
+                (Tok::Punct, ".."),
                 (Tok::Num, "2028-12-31"),
                 (Tok::Comment, "// 注释"),
                 (Tok::Word, "use"),
