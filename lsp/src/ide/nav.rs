@@ -87,13 +87,8 @@ fn renameable(a: &Analysis, symbol: &Symbol) -> Result<(), RenameError> {
 /// Whether `name` may be written as a name of namespace `ns`: an identifier, or a
 /// dotted path for datasets, and not a reserved word.
 pub fn valid_name(ns: Ns, name: &str) -> bool {
-    const RESERVED: &[&str] = &["and", "or", "not", "contains", "in", "true", "false"];
-    let ident = |s: &str| {
-        let mut cs = s.chars();
-        cs.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-            && cs.all(|c| c.is_alphanumeric() || c == '_')
-            && !RESERVED.contains(&s)
-    };
+    // The grammar's own lexer decides what a name is (XID, reserved words).
+    let ident = charter_compiler::syntax::lexer::is_ident;
     match ns {
         Ns::Dataset => name.split('.').all(ident),
         _ => ident(name),
