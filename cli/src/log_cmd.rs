@@ -30,44 +30,7 @@ macro_rules! out {
 #[derive(Subcommand)]
 pub enum LogCommand {
     /// Decisions by developer, dataset, scenario and time, oldest first.
-    Query {
-        /// The decision log.
-        #[arg(long)]
-        log: PathBuf,
-        /// Only this developer's decisions.
-        #[arg(long)]
-        developer: Option<String>,
-        /// Only decisions on this dataset.
-        #[arg(long)]
-        dataset: Option<String>,
-        /// Only decisions in this scenario.
-        #[arg(long)]
-        scenario: Option<String>,
-        /// Only decisions on this action.
-        #[arg(long)]
-        action: Option<String>,
-        /// Only `allow` or only `deny`.
-        #[arg(long)]
-        decision: Option<String>,
-        /// One decision, by id.
-        #[arg(long)]
-        id: Option<String>,
-        /// From this time on: RFC 3339, a date, or a span back from now (`7d`).
-        #[arg(long)]
-        since: Option<String>,
-        /// Before this time.
-        #[arg(long)]
-        until: Option<String>,
-        /// At most N records.
-        #[arg(long)]
-        limit: Option<u64>,
-        /// Show checkpoint records too.
-        #[arg(long)]
-        checkpoints: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-    },
+    Query(QueryArgs),
     /// Check the hash chain (and, with `--key`, its seals; with `--anchor`, that it still
     /// reaches an anchored head); name the first record that does not fit.
     Verify {
@@ -136,33 +99,7 @@ pub enum LogCommand {
 /// Runs a `charter log` subcommand; the exit code.
 pub fn run(command: LogCommand) -> u8 {
     match command {
-        LogCommand::Query {
-            log,
-            developer,
-            dataset,
-            scenario,
-            action,
-            decision,
-            id,
-            since,
-            until,
-            limit,
-            checkpoints,
-            format,
-        } => query(&QueryArgs {
-            log,
-            developer,
-            dataset,
-            scenario,
-            action,
-            decision,
-            id,
-            since,
-            until,
-            limit,
-            checkpoints,
-            format,
-        }),
+        LogCommand::Query(args) => query(&args),
         LogCommand::Verify {
             log,
             keys,
@@ -207,18 +144,43 @@ pub fn read_private_key(path: &Path) -> Result<SigningKey, u8> {
 }
 
 /// The options of `charter log query`.
-struct QueryArgs {
+#[derive(clap::Args)]
+pub struct QueryArgs {
+    /// The decision log.
+    #[arg(long)]
     log: PathBuf,
+    /// Only this developer's decisions.
+    #[arg(long)]
     developer: Option<String>,
+    /// Only decisions on this dataset.
+    #[arg(long)]
     dataset: Option<String>,
+    /// Only decisions in this scenario.
+    #[arg(long)]
     scenario: Option<String>,
+    /// Only decisions on this action.
+    #[arg(long)]
     action: Option<String>,
+    /// Only `allow` or only `deny`.
+    #[arg(long)]
     decision: Option<String>,
+    /// One decision, by id.
+    #[arg(long)]
     id: Option<String>,
+    /// From this time on: RFC 3339, a date, or a span back from now (`7d`).
+    #[arg(long)]
     since: Option<String>,
+    /// Before this time.
+    #[arg(long)]
     until: Option<String>,
+    /// At most N records.
+    #[arg(long)]
     limit: Option<u64>,
+    /// Show checkpoint records too.
+    #[arg(long)]
     checkpoints: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
 }
 
