@@ -7,6 +7,9 @@
 //! passes the strict validator; its snapshot is that Cedar. An `err` case's snapshot
 //! is its diagnostics with the exact text under each span. Update snapshots with
 //! `INSTA_UPDATE=always cargo test -p charter-compiler --test corpus` and review them.
+//!
+//! Every case is a test of its own (`ok/<name>`, `err/<name>`, run through libtest-mimic),
+//! so a failure names its case and `cargo test --test corpus -- err/CH0301` runs one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use charter_compiler::diagnostics::CODES;
 use charter_compiler::{Compiler, Diagnostic, SourceText};
+use libtest_mimic::{Arguments, Failed, Trial};
 
 const MANIFEST: &str = "[bundle]\nname = \"corpus\"\nversion = \"0.1.0\"\n";
 
@@ -81,59 +85,91 @@ pub fn render(diags: &[Diagnostic], sources: &[SourceText]) -> String {
     out
 }
 
-#[test]
-fn ok_cases_are_clean_and_validate() {
-    let cases = cases("ok");
-    assert!(!cases.is_empty());
-    for case in cases {
-        let c = compile(&case);
-        let diags = c.diagnostics();
-        assert!(
-            diags.is_empty(),
-            "{} has diagnostics:\n{}",
+/// An `ok` case: no diagnostic, and Cedar that validates, as in its snapshot.
+fn ok_case(case: &Path) {
+    let c = compile(case);
+    let diags = c.diagnostics();
+    assert!(
+        diags.is_empty(),
+        "{} has diagnostics:\n{}",
+        case.display(),
+        render(&diags, &c.sources())
+    );
+    let (bundle, _) = c.build().unwrap_or_else(|d| {
+        panic!(
+            "{} does not build:\n{}",
             case.display(),
+            render(&d, &c.sources())
+        )
+    });
+    let stem = case.file_stem().unwrap().to_string_lossy().into_owned();
+    insta::with_settings!({snapshot_path => corpus_dir().join("ok"), prepend_module_to_snapshot => false, omit_expression => true}, {
+        insta::assert_snapshot!(stem, charter_compiler::format_cedar(&bundle.decision_policies_text()));
+    });
+}
+
+/// An `err` case: the diagnostics in its snapshot, including the code it is named after.
+fn err_case(case: &Path) {
+    let c = compile(case);
+    // Build, so that what only the build finds (unknown rule ids) is covered too.
+    let diags = match c.build() {
+        Ok((_, d)) | Err(d) => d,
+    };
+    let stem = case.file_stem().unwrap().to_string_lossy().into_owned();
+    // A case named after a code must produce that code.
+    if let Some(code) = stem.split('_').next().filter(|s| s.starts_with("CH")) {
+        assert!(
+            diags.iter().any(|d| d.code.id() == code),
+            "{stem} does not report {code}:\n{}",
             render(&diags, &c.sources())
         );
-        let (bundle, _) = c.build().unwrap_or_else(|d| {
-            panic!(
-                "{} does not build:\n{}",
-                case.display(),
-                render(&d, &c.sources())
-            )
-        });
-        let stem = case.file_stem().unwrap().to_string_lossy().into_owned();
-        insta::with_settings!({snapshot_path => corpus_dir().join("ok"), prepend_module_to_snapshot => false, omit_expression => true}, {
-            insta::assert_snapshot!(stem, charter_compiler::format_cedar(&bundle.decision_policies_text()));
-        });
     }
+    insta::with_settings!({snapshot_path => corpus_dir().join("err"), prepend_module_to_snapshot => false, omit_expression => true}, {
+        insta::assert_snapshot!(stem, render(&diags, &c.sources()));
+    });
 }
 
-#[test]
-fn err_cases_match_their_snapshots() {
-    let cases = cases("err");
-    assert!(!cases.is_empty());
-    for case in cases {
-        let c = compile(&case);
-        // Build, so that what only the build finds (unknown rule ids) is covered too.
-        let diags = match c.build() {
-            Ok((_, d)) | Err(d) => d,
-        };
-        let stem = case.file_stem().unwrap().to_string_lossy().into_owned();
-        // A case named after a code must produce that code.
-        if let Some(code) = stem.split('_').next().filter(|s| s.starts_with("CH")) {
-            assert!(
-                diags.iter().any(|d| d.code.id() == code),
-                "{stem} does not report {code}:\n{}",
-                render(&diags, &c.sources())
-            );
+/// A trial that fails with the panic's message (insta and assert report by panicking).
+fn trial(name: String, test: impl FnOnce() + Send + std::panic::UnwindSafe + 'static) -> Trial {
+    Trial::test(name, move || {
+        std::panic::catch_unwind(test).map_err(|e| {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panicked".to_string());
+            Failed::from(msg)
+        })
+    })
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for (kind, run) in [("ok", ok_case as fn(&Path)), ("err", err_case as fn(&Path))] {
+        let cases = cases(kind);
+        assert!(!cases.is_empty(), "no {kind} cases");
+        for case in cases {
+            let stem = case.file_stem().unwrap().to_string_lossy().into_owned();
+            trials.push(trial(format!("{kind}/{stem}"), move || run(&case)));
         }
-        insta::with_settings!({snapshot_path => corpus_dir().join("err"), prepend_module_to_snapshot => false, omit_expression => true}, {
-            insta::assert_snapshot!(stem, render(&diags, &c.sources()));
-        });
     }
+    trials.push(trial("every_code_has_a_case".into(), every_code_has_a_case));
+    trials.push(trial(
+        "manifest_errors_point_into_charter_toml".into(),
+        manifest_errors_point_into_charter_toml,
+    ));
+    trials.push(trial(
+        "lint_levels_change_and_silence_codes".into(),
+        lint_levels_change_and_silence_codes,
+    ));
+    trials.push(trial(
+        "internal_errors_come_from_cedar_validation".into(),
+        internal_errors_come_from_cedar_validation,
+    ));
+    libtest_mimic::run(&args, trials).exit();
 }
 
-#[test]
 fn every_code_has_a_case() {
     let names: Vec<String> = cases("err")
         .iter()
@@ -154,7 +190,6 @@ fn every_code_has_a_case() {
     }
 }
 
-#[test]
 fn manifest_errors_point_into_charter_toml() {
     let manifest = "[bundle]\nname = \"Bad Name\"\nversion = \"1\"\n[lints]\nCH0305 = \"loud\"\nCH0101 = \"off\"\nno-such-lint = \"off\"\n";
     let c = Compiler::from_sources(Some(manifest), Vec::<(String, String)>::new());
@@ -164,7 +199,6 @@ fn manifest_errors_point_into_charter_toml() {
     assert_eq!(diags.len(), 5);
 }
 
-#[test]
 fn lint_levels_change_and_silence_codes() {
     let case = corpus_dir().join("err/CH0305_wildcard.charter");
     let text = std::fs::read_to_string(&case).unwrap();
@@ -190,7 +224,6 @@ fn lint_levels_change_and_silence_codes() {
     assert!(off.diagnostics().is_empty());
 }
 
-#[test]
 fn internal_errors_come_from_cedar_validation() {
     // CH0900 cannot be triggered from source; a hand-broken artifact shows that the
     // validation the build runs does catch what Cedar rejects.
