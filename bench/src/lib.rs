@@ -6,6 +6,10 @@
 //! small per-request entity set the engine builds (so only slicing is measured), and the
 //! Rego inputs are prepared before the clock starts.
 
+// Library code indexes and slices only through `get`: a bad index on input is an
+// error to report, never a panic. Tests may index (a panic there is a failed test).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+
 pub mod loadgen;
 pub mod rego;
 

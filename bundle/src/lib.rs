@@ -7,6 +7,10 @@
 //! internals (no cedar-policy, no pest): it is plain data, serde and SHA-256. The
 //! format is described in `docs/bundle.md`.
 
+// Library code indexes and slices only through `get`: a bad index on input is an
+// error to report, never a panic. Tests may index (a panic there is a failed test).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

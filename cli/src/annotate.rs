@@ -13,7 +13,7 @@ use std::path::Path;
 
 use charter_compiler::diagnostics::{CodeInfo, CODES};
 use charter_compiler::{Diagnostic, Severity, SourceText};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// Output formats of `charter check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -85,11 +85,14 @@ fn rule(info: &CodeInfo) -> Value {
         "**{}** `{}`: {}.{article}{configurable}\n\nSee [docs/diagnostics.md](docs/diagnostics.md#{anchor}).",
         info.id, info.name, info.summary
     );
-    let mut properties = json!({ "configurable": info.configurable, "tags": ["charter"] });
-    if let Some(a) = info.article {
-        properties["article"] = json!(a);
-        properties["tags"] = json!(["charter", "regulation"]);
-    }
+    let properties = match info.article {
+        Some(a) => json!({
+            "configurable": info.configurable,
+            "tags": ["charter", "regulation"],
+            "article": a,
+        }),
+        None => json!({ "configurable": info.configurable, "tags": ["charter"] }),
+    };
     json!({
         "id": info.id,
         "name": info.name,
@@ -107,18 +110,25 @@ fn location(
     line: usize,
     column: usize,
     end: Option<(usize, usize)>,
-) -> Value {
-    let mut region = json!({ "startLine": line, "startColumn": column });
-    if let Some((el, ec)) = end {
-        region["endLine"] = json!(el);
-        region["endColumn"] = json!(ec.max(if el == line { column } else { 1 }));
-    }
-    json!({
-        "physicalLocation": {
+) -> Map<String, Value> {
+    let region = match end {
+        Some((el, ec)) => json!({
+            "startLine": line,
+            "startColumn": column,
+            "endLine": el,
+            "endColumn": ec.max(if el == line { column } else { 1 }),
+        }),
+        None => json!({ "startLine": line, "startColumn": column }),
+    };
+    let mut location = Map::new();
+    location.insert(
+        "physicalLocation".into(),
+        json!({
             "artifactLocation": { "uri": uri(&path_in(dir, file)) },
             "region": region,
-        }
-    })
+        }),
+    );
+    location
 }
 
 /// The diagnostics as one SARIF 2.1.0 log.
@@ -140,22 +150,28 @@ pub fn sarif(dir: &Path, sources: &[SourceText], diags: &[Diagnostic]) -> Value 
                 .enumerate()
                 .map(|(k, r)| {
                     let mut l = location(dir, &r.file, r.line, r.column, None);
-                    l["id"] = json!(k + 1);
-                    l["message"] = json!({ "text": r.message });
-                    l
+                    l.insert("id".into(), json!(k + 1));
+                    l.insert("message".into(), json!({ "text": r.message }));
+                    Value::Object(l)
                 })
                 .collect();
-            let mut result = json!({
-                "ruleId": j.code,
-                "ruleIndex": index,
-                "level": level(d.severity),
-                "message": { "text": text },
-                "locations": [location(dir, &j.file, j.line, j.column, Some((j.end_line, j.end_column)))],
-            });
+            let primary = location(
+                dir,
+                &j.file,
+                j.line,
+                j.column,
+                Some((j.end_line, j.end_column)),
+            );
+            let mut result = Map::new();
+            result.insert("ruleId".into(), json!(j.code));
+            result.insert("ruleIndex".into(), json!(index));
+            result.insert("level".into(), json!(level(d.severity)));
+            result.insert("message".into(), json!({ "text": text }));
+            result.insert("locations".into(), json!([primary]));
             if !related.is_empty() {
-                result["relatedLocations"] = json!(related);
+                result.insert("relatedLocations".into(), json!(related));
             }
-            let mut props = serde_json::Map::new();
+            let mut props = Map::new();
             if !j.label.is_empty() {
                 props.insert("label".into(), json!(j.label));
             }
@@ -163,9 +179,9 @@ pub fn sarif(dir: &Path, sources: &[SourceText], diags: &[Diagnostic]) -> Value 
                 props.insert("article".into(), json!(a));
             }
             if !props.is_empty() {
-                result["properties"] = Value::Object(props);
+                result.insert("properties".into(), Value::Object(props));
             }
-            result
+            Value::Object(result)
         })
         .collect();
     json!({

@@ -3,6 +3,10 @@
 //! Only this crate parses argv. Exit codes: 0 success, 1 the bundle has errors (or
 //! warnings under `--deny-warnings`), 2 usage or I/O problems.
 
+// Library code indexes and slices only through `get`: a bad index on input is an
+// error to report, never a panic. Tests may index (a panic there is a failed test).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+
 mod annotate;
 mod check;
 mod fmt;

@@ -15,6 +15,10 @@
 //!
 //! The format is documented in `docs/server.md` (the decision log).
 
+// Library code indexes and slices only through `get`: a bad index on input is an
+// error to report, never a panic. Tests may index (a panic there is a failed test).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+
 pub mod keys;
 mod prune;
 mod query;

@@ -7,6 +7,10 @@
 //! types. [`world`] owns the state and applies edits in order on one thread; requests
 //! run on snapshots and are cancelled by newer edits through salsa.
 
+// Library code indexes and slices only through `get`: a bad index on input is an
+// error to report, never a panic. Tests may index (a panic there is a failed test).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+
 pub mod convert;
 pub mod ide;
 pub mod server;

@@ -27,6 +27,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Library code indexes and slices only through `get`: a bad index on input is an
+// error to report, never a panic. Tests may index (a panic there is a failed test).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+
 mod bundle_file;
 mod decide;
 mod error;

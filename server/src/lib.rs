@@ -12,6 +12,10 @@
 //! bearer token and are off without one; bodies are limited in size and in time; every
 //! malformed request is a 4xx naming the field at fault, never a 500 and never an allow.
 
+// Library code indexes and slices only through `get`: a bad index on input is an
+// error to report, never a panic. Tests may index (a panic there is a failed test).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+
 mod api;
 mod auth;
 mod body;
