@@ -518,7 +518,7 @@ impl Run<'_> {
             charter_compiler::sema::model::Ns::Scenario,
             name.to_string(),
         ))?;
-        let file = *c.bundle().files(c.db()).get(loc.file as usize)?;
+        let file = *c.bundle().files(c.db()).get(loc.file.index())?;
         let item = db::parse_file(c.db(), file).items.get(loc.item as usize)?;
         let ItemKind::Scenario(s) = &item.kind else {
             return None;

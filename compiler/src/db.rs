@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::diagnostics::{Code, Diagnostic, FileId, Severity};
+use crate::lower::LowerFile;
 use crate::manifest::{parse_manifest, Manifest, ManifestError};
 use crate::sema::check;
 use crate::sema::model::{self, FileDecls, Loc, Model};
@@ -68,7 +69,7 @@ pub fn file_decls(db: &dyn Db, file: SourceFile) -> FileDecls {
 /// The bundle's manifest and its problems.
 #[salsa::tracked(returns(ref))]
 pub fn manifest(db: &dyn Db, bundle: BundleInput) -> (Manifest, Vec<ManifestError>) {
-    match bundle.files(db).get(1) {
+    match bundle.files(db).get(FileId::MANIFEST.index()) {
         Some(f) => parse_manifest(f.text(db)),
         None => (Manifest::default(), Vec::new()),
     }
@@ -81,10 +82,28 @@ pub fn bundle_model(db: &dyn Db, bundle: BundleInput) -> Model {
     let decls: Vec<(FileId, &FileDecls)> = files
         .iter()
         .enumerate()
-        .filter(|(i, _)| *i != 1)
-        .map(|(i, f)| (i as FileId, file_decls(db, *f)))
+        .filter_map(|(i, f)| Some((FileId::from_index(i)?, f)))
+        .filter(|(id, _)| *id != FileId::MANIFEST)
+        .map(|(id, f)| (id, file_decls(db, *f)))
         .collect();
     Model::build(&decls)
+}
+
+/// The files lowering reads: every file but the manifest, parsed.
+pub fn lower_files(db: &dyn Db, bundle: BundleInput) -> Vec<LowerFile<'_>> {
+    bundle
+        .files(db)
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| Some((FileId::from_index(i)?, f)))
+        .filter(|(id, _)| *id != FileId::MANIFEST)
+        .map(|(id, f)| LowerFile {
+            id,
+            path: f.path(db).as_str(),
+            text: f.text(db).as_str(),
+            items: &parse_file(db, *f).items,
+        })
+        .collect()
 }
 
 /// The index of a file in its bundle.
@@ -93,7 +112,7 @@ pub fn file_id(db: &dyn Db, bundle: BundleInput, file: SourceFile) -> Option<Fil
         .files(db)
         .iter()
         .position(|f| *f == file)
-        .map(|i| i as FileId)
+        .and_then(FileId::from_index)
 }
 
 /// The diagnostics of one file, before the bundle's lint levels.
@@ -103,7 +122,7 @@ pub fn file_diagnostics(db: &dyn Db, bundle: BundleInput, file: SourceFile) -> V
         return Vec::new();
     };
     let mut out = Vec::new();
-    if id == 1 {
+    if id == FileId::MANIFEST {
         for e in &manifest(db, bundle).1 {
             let mut d =
                 Diagnostic::new(Code::Manifest, id, e.span, e.message.clone()).with_label("here");
@@ -135,7 +154,7 @@ pub fn file_diagnostics(db: &dyn Db, bundle: BundleInput, file: SourceFile) -> V
     let model = bundle_model(db, bundle);
     let files = bundle.files(db);
     let span_of = |loc: Loc| -> Option<syntax::ast::Span> {
-        let f = files.get(loc.file as usize)?;
+        let f = files.get(loc.file.index())?;
         let item = parse_file(db, *f).items.get(loc.item as usize)?;
         declaration_name_span(item, loc.sub).or(Some(item.span))
     };

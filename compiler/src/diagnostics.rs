@@ -354,8 +354,41 @@ impl fmt::Display for Code {
     }
 }
 
-/// Which file a diagnostic is in: an index into the bundle's file list.
-pub type FileId = u32;
+/// Which file a diagnostic is in: an index into the bundle's file list (see [`crate::db`]
+/// for its order). A newtype, so that a file id is neither confused with another number
+/// nor built from an index that does not fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FileId(u32);
+
+impl FileId {
+    /// The prelude: always the first file of a bundle.
+    pub const PRELUDE: FileId = FileId(0);
+    /// `charter.toml`: always the second file of a bundle.
+    pub const MANIFEST: FileId = FileId(1);
+
+    /// The id of the file at `index` in the bundle's list; `None` past `u32::MAX`.
+    pub fn from_index(index: usize) -> Option<FileId> {
+        u32::try_from(index).ok().map(FileId)
+    }
+
+    /// The file's index in the bundle's list.
+    pub fn index(self) -> usize {
+        // Lossless wherever `usize` has at least 32 bits, which every supported target has.
+        usize::try_from(self.0).unwrap_or(usize::MAX)
+    }
+
+    /// Whether this is one of the bundle's `.charter` files (not the prelude or the manifest).
+    pub fn is_source(self) -> bool {
+        self.0 > FileId::MANIFEST.0
+    }
+}
+
+impl fmt::Display for FileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// A secondary location with a label.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -665,7 +698,7 @@ impl Diagnostic {
     /// neither a long line (miette cannot pad past column 65,535) nor a large file (copied
     /// into every report) costs more than the excerpt.
     pub fn to_report(&self, files: &[SourceText]) -> miette::Report {
-        let file = files.get(self.file as usize);
+        let file = files.get(self.file.index());
         let excerpt = file.map(|f| {
             let spans: Vec<Span> = self
                 .related
@@ -743,7 +776,7 @@ impl Diagnostic {
 }
 
 fn resolve(files: &[SourceText], file: FileId, span: Span) -> (String, LineCol, LineCol) {
-    match files.get(file as usize) {
+    match files.get(file.index()) {
         Some(f) => (
             f.path.clone(),
             f.line_col(span.start as usize),

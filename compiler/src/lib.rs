@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use salsa::Setter;
 
 pub use db::{BundleInput, CharterDatabase, SourceFile};
-pub use diagnostics::{Code, Diagnostic, Severity, SourceText};
+pub use diagnostics::{Code, Diagnostic, FileId, Severity, SourceText};
 pub use lower::{CompiledBundle, CompiledPolicy, PolicyKind};
 
 /// A problem reading a bundle from disk.
@@ -136,7 +136,7 @@ impl Compiler {
             .map(|s| {
                 Diagnostic::new(
                     Code::SkippedFile,
-                    1,
+                    FileId::MANIFEST,
                     syntax::ast::Span::new(0, 0),
                     format!("skipped `{}`: it is {}", s.rel, s.kind.describe()),
                 )
@@ -260,18 +260,7 @@ impl Compiler {
         if db::has_errors(&diags) {
             return Err(diags);
         }
-        let files = self.bundle.files(&self.db);
-        let lower_files: Vec<lower::LowerFile<'_>> = files
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != 1)
-            .map(|(i, f)| lower::LowerFile {
-                id: i as u32,
-                path: f.path(&self.db).as_str(),
-                text: f.text(&self.db).as_str(),
-                items: &db::parse_file(&self.db, *f).items,
-            })
-            .collect();
+        let lower_files = db::lower_files(&self.db, self.bundle);
         let bundle = lower::lower(self.manifest(), self.model(), &lower_files);
         let mut errors = unknown_rule_ids(&bundle, &lower_files);
         for (policy, msg) in validate_policies(&bundle) {
@@ -279,7 +268,7 @@ impl Compiler {
             let (file, span) = policy
                 .and_then(|id| bundle.policies.iter().find(|p| p.id == id))
                 .and_then(|p| locate(&lower_files, &p.source))
-                .unwrap_or_default();
+                .unwrap_or((FileId::PRELUDE, syntax::ast::Span::default()));
             errors.push(
                 Diagnostic::new(Code::Internal, file, span, msg)
                     .with_label("this rule compiles to Cedar that Cedar rejects")
@@ -311,7 +300,7 @@ pub fn validate(bundle: &CompiledBundle) -> Vec<String> {
 fn locate(
     files: &[lower::LowerFile<'_>],
     at: &lower::SourceLoc,
-) -> Option<(u32, syntax::ast::Span)> {
+) -> Option<(FileId, syntax::ast::Span)> {
     let f = files.iter().find(|f| f.path == at.file)?;
     let line_start: usize = f
         .text

@@ -53,7 +53,7 @@ pub fn render(diags: &[Diagnostic], sources: &[SourceText]) -> String {
     for d in diags {
         let j = d.to_json(sources);
         let text = sources
-            .get(d.file as usize)
+            .get(d.file.index())
             .and_then(|s| s.text.get(d.span.range()))
             .unwrap_or("");
         let _ = writeln!(

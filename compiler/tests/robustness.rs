@@ -48,7 +48,7 @@ fn compile_all(files: Vec<(String, String)>) {
     let sources = c.sources();
     for d in &diags {
         // Every span lies inside its file, on character boundaries.
-        let text = &sources[d.file as usize].text;
+        let text = &sources[d.file.index()].text;
         assert!(
             d.span.start <= d.span.end && d.span.end as usize <= text.len(),
             "{d:?}"

@@ -12,9 +12,11 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
 
+use charter_compiler::diagnostics::FileId;
+
 use crate::convert;
 use crate::ide::completion::{self, CompletionKind as Kind};
-use crate::ide::{fix, folding, format, hover, nav, symbols, tokens, FileSpan, MANIFEST};
+use crate::ide::{fix, folding, format, hover, nav, symbols, tokens, FileSpan};
 use crate::text::Encoding;
 use crate::vfs;
 use crate::world::{BundleView, Snapshot, Task, World};
@@ -94,7 +96,7 @@ impl Backend {
         &self,
         uri: &Uri,
         pos: Position,
-        f: impl FnOnce(&Snapshot, &BundleView, u32, u32) -> Option<T> + Send + 'static,
+        f: impl FnOnce(&Snapshot, &BundleView, FileId, u32) -> Option<T> + Send + 'static,
     ) -> Result<Option<T>> {
         let Some(path) = vfs::path_of(uri) else {
             return Ok(None);
@@ -102,7 +104,7 @@ impl Backend {
         self.with_snapshot(move |snap| {
             let (b, file) = snap.locate(&path)?;
             // charter.toml is TOML: it gets diagnostics, not Charter's editor features.
-            if file == MANIFEST {
+            if file == FileId::MANIFEST {
                 return None;
             }
             let offset = snap.line_map(b, file).offset(pos);
@@ -417,7 +419,7 @@ impl LanguageServer for Backend {
             return Ok(None);
         };
         self.with_snapshot(move |snap| {
-            let (b, file) = snap.locate(&path).filter(|(_, f)| *f != MANIFEST)?;
+            let (b, file) = snap.locate(&path).filter(|(_, f)| *f != FileId::MANIFEST)?;
             let map = snap.line_map(b, file);
             #[allow(deprecated)]
             fn convert_entry(
@@ -464,7 +466,7 @@ impl LanguageServer for Backend {
             for b in &snap.bundles {
                 for s in symbols::workspace_symbols(&b.analysis, &query, 500) {
                     // Every bundle has the prelude; list its names once.
-                    if s.at.file == crate::ide::PRELUDE && seen_prelude {
+                    if s.at.file == FileId::PRELUDE && seen_prelude {
                         continue;
                     }
                     let Some(location) = convert::location(snap, b, s.at) else {
@@ -539,7 +541,7 @@ impl LanguageServer for Backend {
             return Ok(None);
         };
         self.with_snapshot(move |snap| {
-            let (b, file) = snap.locate(&path).filter(|(_, f)| *f != MANIFEST)?;
+            let (b, file) = snap.locate(&path).filter(|(_, f)| *f != FileId::MANIFEST)?;
             let toks = tokens::semantic_tokens(&b.analysis, file);
             let data = convert::semantic_tokens(&snap.line_map(b, file), &toks);
             Some(SemanticTokensResult::Tokens(SemanticTokens {
@@ -555,7 +557,7 @@ impl LanguageServer for Backend {
             return Ok(None);
         };
         self.with_snapshot(move |snap| {
-            let (b, file) = snap.locate(&path).filter(|(_, f)| *f != MANIFEST)?;
+            let (b, file) = snap.locate(&path).filter(|(_, f)| *f != FileId::MANIFEST)?;
             let map = snap.line_map(b, file);
             let out = folding::folds(&b.analysis, file)
                 .into_iter()
@@ -598,7 +600,7 @@ impl LanguageServer for Backend {
         };
         let range = params.range;
         self.with_snapshot(move |snap| {
-            let (b, file) = snap.locate(&path).filter(|(_, f)| *f != MANIFEST)?;
+            let (b, file) = snap.locate(&path).filter(|(_, f)| *f != FileId::MANIFEST)?;
             let map = snap.line_map(b, file);
             let span = map.span(range);
             let out: Vec<CodeActionOrCommand> = fix::actions(&b.analysis, file, span)

@@ -25,7 +25,7 @@ use tower_lsp_server::ls_types::{self as lsp, TextDocumentContentChangeEvent, Ur
 use tower_lsp_server::Client;
 
 use crate::convert;
-use crate::ide::{Analysis, MANIFEST, PRELUDE};
+use crate::ide::Analysis;
 use crate::text::{apply_changes, Encoding, LineMap};
 use crate::vfs;
 
@@ -88,8 +88,8 @@ impl BundleView {
     /// The path on disk of a file of the bundle.
     pub fn path(&self, file: FileId, prelude: &Path) -> PathBuf {
         match (file, &self.orphan) {
-            (PRELUDE, _) => prelude.to_path_buf(),
-            (MANIFEST, _) => self.root.join(MANIFEST_PATH),
+            (FileId::PRELUDE, _) => prelude.to_path_buf(),
+            (FileId::MANIFEST, _) => self.root.join(MANIFEST_PATH),
             (_, Some(p)) => p.clone(),
             (_, None) => {
                 let mut p = self.root.clone();
@@ -119,7 +119,7 @@ impl Snapshot {
     /// The bundle and file id of a path.
     pub fn locate(&self, path: &Path) -> Option<(&BundleView, FileId)> {
         if path == self.prelude {
-            return self.bundles.first().map(|b| (b, PRELUDE));
+            return self.bundles.first().map(|b| (b, FileId::PRELUDE));
         }
         for b in &self.bundles {
             if let Some(o) = &b.orphan {
@@ -132,7 +132,7 @@ impl Snapshot {
                 continue;
             };
             if rel == MANIFEST_PATH {
-                return Some((b, MANIFEST));
+                return Some((b, FileId::MANIFEST));
             }
             if let Some(f) = b.analysis.file_id(&rel) {
                 return Some((b, f));
@@ -595,7 +595,7 @@ pub fn compute_diagnostics(snap: &Snapshot) -> FileDiagnostics {
     let mut out = Vec::new();
     for b in &snap.bundles {
         for file in b.analysis.file_ids() {
-            if file == PRELUDE || (file == MANIFEST && b.orphan.is_some()) {
+            if file == FileId::PRELUDE || (file == FileId::MANIFEST && b.orphan.is_some()) {
                 continue;
             }
             let Some(uri) = snap.uri(b, file) else {

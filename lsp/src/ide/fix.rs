@@ -123,7 +123,9 @@ mod tests {
             "scenarios/finance.charter",
             &format!("{HEAD}  use tax.enterprise_tax {{ credit_code }} via statistcs\n}}\n"),
         )]);
-        let file = a.file_id("scenarios/finance.charter").unwrap_or(0);
+        let file = a
+            .file_id("scenarios/finance.charter")
+            .unwrap_or(FileId::PRELUDE);
         let acts = actions(&a, file, Span::new(0, a.text(file).len()));
         assert_eq!(acts.len(), 1, "{acts:?}");
         assert_eq!(acts[0].title, "replace with `statistics`");
@@ -136,7 +138,9 @@ mod tests {
             "scenarios/finance.charter",
             &format!("{HEAD}  use tax.enterprise_tax {{ tax_amount }} via statistics\n}}\n"),
         )]);
-        let file = a.file_id("scenarios/finance.charter").unwrap_or(0);
+        let file = a
+            .file_id("scenarios/finance.charter")
+            .unwrap_or(FileId::PRELUDE);
         let acts = actions(&a, file, Span::new(0, a.text(file).len()));
         let consent = acts
             .iter()
@@ -162,7 +166,9 @@ mod tests {
                 "test \"t\" {\n  given developer \"d\" { scenarios = [普惠金融] }\n  at 2026-06-01\n  expect allow verify tax.enterprise_tax { credit_code } in 普惠金融\n}\n",
             ),
         ]);
-        let file = a.file_id("scenarios/finance.charter").unwrap_or(0);
+        let file = a
+            .file_id("scenarios/finance.charter")
+            .unwrap_or(FileId::PRELUDE);
         let acts = actions(&a, file, Span::new(0, a.text(file).len()));
         let titles: Vec<&str> = acts.iter().map(|x| x.title.as_str()).collect();
         assert_eq!(

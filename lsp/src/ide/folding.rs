@@ -100,7 +100,7 @@ mod tests {
             "x.charter",
             "// 一\n// 二\nscenario 甲 \"t\" {\n  domain 金融\n  use tax.enterprise_tax {\n    credit_code\n  } via statistics\n}\naction a \"x\"\n",
         )]);
-        let file = a.file_id("x.charter").unwrap_or(0);
+        let file = a.file_id("x.charter").unwrap_or(FileId::PRELUDE);
         let text = a.text(file);
         let f: Vec<(&str, FoldKind)> = folds(&a, file)
             .into_iter()

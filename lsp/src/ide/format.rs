@@ -6,12 +6,12 @@ use charter_compiler::diagnostics::FileId;
 use charter_compiler::format::format_source;
 use charter_compiler::syntax::ast::Span;
 
-use super::{Analysis, MANIFEST, PRELUDE};
+use super::Analysis;
 
 /// The edit that formats `file`: `None` when it is already formatted, does not parse
 /// (the formatter leaves such a file alone), or is not a `.charter` file of the bundle.
 pub fn format(a: &Analysis, file: FileId) -> Option<(Span, String)> {
-    if file == PRELUDE || file == MANIFEST {
+    if file == FileId::PRELUDE || file == FileId::MANIFEST {
         return None;
     }
     let text = a.text(file);
@@ -86,10 +86,10 @@ mod tests {
             ("x.charter", "action   a   \"甲\"\n"),
             ("y.charter", "action {\n"),
         ]);
-        let x = a.file_id("x.charter").unwrap_or(0);
+        let x = a.file_id("x.charter").unwrap_or(FileId::PRELUDE);
         let edit = format(&a, x);
         assert_eq!(apply(a.text(x), &edit), "action a \"甲\"\n");
-        let y = a.file_id("y.charter").unwrap_or(0);
+        let y = a.file_id("y.charter").unwrap_or(FileId::PRELUDE);
         assert_eq!(format(&a, y), None);
     }
 }

@@ -35,18 +35,7 @@ pub fn compiled_policies(
     if db::has_errors(db::bundle_diagnostics(db, bundle)) {
         return None;
     }
-    let files = bundle.files(db);
-    let lower_files: Vec<lower::LowerFile<'_>> = files
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != 1)
-        .map(|(i, f)| lower::LowerFile {
-            id: i as u32,
-            path: f.path(db).as_str(),
-            text: f.text(db).as_str(),
-            items: &db::parse_file(db, *f).items,
-        })
-        .collect();
+    let lower_files = db::lower_files(db, bundle);
     let (manifest, _) = db::manifest(db, bundle);
     let compiled = lower::lower(manifest, db::bundle_model(db, bundle), &lower_files);
     Some(compiled.policies)
@@ -195,7 +184,7 @@ fn symbol_markdown(a: &Analysis, symbol: &Symbol) -> Option<String> {
     if let Some(t) = title_of(model, symbol) {
         let _ = write!(md, " — {t}");
     }
-    if loc.file == super::PRELUDE {
+    if loc.file == FileId::PRELUDE {
         md.push_str(" · prelude");
     }
     md.push_str("\n\n");

@@ -25,11 +25,6 @@ use charter_compiler::sema::model::{Loc, Model};
 use charter_compiler::syntax::ast::{Item, ItemKind, Span};
 use charter_compiler::syntax::ParsedFile;
 
-/// The prelude's file id in every bundle.
-pub const PRELUDE: FileId = 0;
-/// The manifest's file id in every bundle.
-pub const MANIFEST: FileId = 1;
-
 /// A place in a bundle: a file and a byte span in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileSpan {
@@ -77,11 +72,11 @@ impl Analysis {
 
     /// The file ids of the bundle.
     pub fn file_ids(&self) -> impl Iterator<Item = FileId> + '_ {
-        (0..self.files().len()).map(|i| i as FileId)
+        (0..self.files().len()).filter_map(FileId::from_index)
     }
 
     fn source(&self, file: FileId) -> Option<SourceFile> {
-        self.files().get(file as usize).copied()
+        self.files().get(file.index()).copied()
     }
 
     /// The id of the file at a bundle-relative path.
@@ -89,7 +84,7 @@ impl Analysis {
         self.files()
             .iter()
             .position(|f| f.path(&self.db) == path)
-            .map(|i| i as FileId)
+            .and_then(FileId::from_index)
     }
 
     /// The bundle-relative path of a file (`<prelude>/prelude.charter` for the prelude).
@@ -191,7 +186,7 @@ pub(crate) mod fixture {
 
     use charter_compiler::Compiler;
 
-    use super::Analysis;
+    use super::{Analysis, FileId};
 
     /// A small bundle: grades, a catalog and a scenario.
     pub const BASE: &[(&str, &str)] = &[
@@ -273,12 +268,14 @@ exit 协议期满 "授权协议期满" article "第三十二条" {
     }
 
     /// The analysis of a compiler and the file and offset of the cursor.
-    pub fn analysis(extra: &[(&str, &str)]) -> (Analysis, u32, u32) {
+    pub fn analysis(extra: &[(&str, &str)]) -> (Analysis, FileId, u32) {
         let (c, cursor) = with(extra);
         let a = Analysis::new(c.db(), c.bundle());
+        // Without a cursor, an id past the last file: every query on it finds nothing.
+        let none = FileId::from_index(a.files().len()).unwrap_or(FileId::PRELUDE);
         let (file, offset) = match cursor {
-            Some((path, off)) => (a.file_id(&path).unwrap_or(u32::MAX), off),
-            None => (u32::MAX, 0),
+            Some((path, off)) => (a.file_id(&path).unwrap_or(none), off),
+            None => (none, 0),
         };
         (a, file, offset)
     }

@@ -5,7 +5,7 @@ use charter_compiler::sema::model::Ns;
 use charter_compiler::syntax::ast::Span;
 
 use super::occurrences::{self, Symbol};
-use super::{Analysis, FileSpan, PRELUDE};
+use super::{Analysis, FileSpan};
 
 /// The declaration of the name at `offset`.
 pub fn definition(a: &Analysis, file: FileId, offset: u32) -> Option<(FileSpan, FileSpan)> {
@@ -76,7 +76,7 @@ fn renameable(a: &Analysis, symbol: &Symbol) -> Result<(), RenameError> {
             "`{}` is declared nowhere; fix the name instead",
             symbol.written()
         ))),
-        Some(loc) if loc.file == PRELUDE => Err(RenameError(format!(
+        Some(loc) if loc.file == FileId::PRELUDE => Err(RenameError(format!(
             "`{}` is declared in the prelude, which cannot be edited",
             symbol.written()
         ))),
@@ -132,7 +132,7 @@ pub fn rename(
     }
     Ok(occurrences::all(a, &symbol)
         .into_iter()
-        .filter(|(fs, _)| fs.file != PRELUDE)
+        .filter(|(fs, _)| fs.file != FileId::PRELUDE)
         .map(|(fs, _)| (fs, new_name.to_string()))
         .collect())
 }
@@ -162,14 +162,14 @@ mod tests {
         )]);
         let (origin, target) = definition(&a, file, offset).unwrap();
         assert_eq!(a.slice(origin), "agreement_expires");
-        assert_eq!(target.file, PRELUDE);
+        assert_eq!(target.file, FileId::PRELUDE);
         assert_eq!(a.slice(target), "agreement_expires");
     }
 
     #[test]
     fn references_of_a_grade_cover_declaration_rules_and_arms() {
         let (a, _, _) = fixture::analysis(&[]);
-        let file = a.file_id("grades.charter").unwrap_or(0);
+        let file = a.file_id("grades.charter").unwrap_or(FileId::PRELUDE);
         let offset = a.text(file).find("L3 \"敏感\"").unwrap_or(0) as u32;
         let refs = references(&a, file, offset, true);
         let texts: Vec<&str> = refs.iter().map(|r| a.slice(*r)).collect();
@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn rename_a_dataset_everywhere() {
         let (a, _, _) = fixture::analysis(&[]);
-        let file = a.file_id("catalog/tax.charter").unwrap_or(0);
+        let file = a.file_id("catalog/tax.charter").unwrap_or(FileId::PRELUDE);
         let offset = a.text(file).find("tax.enterprise_tax").unwrap_or(0) as u32 + 2;
         let edits = rename(&a, file, offset, "tax.纳税").unwrap_or_default();
         let files: Vec<&str> = edits.iter().map(|(fs, _)| a.path(fs.file)).collect();
@@ -193,7 +193,9 @@ mod tests {
     #[test]
     fn rename_refuses_prelude_names_bad_names_and_clashes() {
         let (a, _, _) = fixture::analysis(&[]);
-        let file = a.file_id("scenarios/finance.charter").unwrap_or(0);
+        let file = a
+            .file_id("scenarios/finance.charter")
+            .unwrap_or(FileId::PRELUDE);
         let text = a.text(file);
         let at = |s: &str| text.find(s).unwrap_or(0) as u32;
         assert!(prepare_rename(&a, file, at("statistics")).is_err());

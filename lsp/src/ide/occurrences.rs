@@ -322,7 +322,9 @@ mod tests {
     fn a_fact_in_a_condition_spans_only_the_fact() {
         let (a, file, _) = fixture::analysis(&[]);
         let _ = file;
-        let file = a.file_id("scenarios/finance.charter").unwrap_or(0);
+        let file = a
+            .file_id("scenarios/finance.charter")
+            .unwrap_or(FileId::PRELUDE);
         let occ = file_occurrences(&a, file);
         let fact = occ
             .iter()

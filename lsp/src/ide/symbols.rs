@@ -379,7 +379,10 @@ mod tests {
     #[test]
     fn outline_nests_fields_and_scopes() {
         let (a, _, _) = fixture::analysis(&[]);
-        let o = outline(&a, a.file_id("catalog/tax.charter").unwrap_or(0));
+        let o = outline(
+            &a,
+            a.file_id("catalog/tax.charter").unwrap_or(FileId::PRELUDE),
+        );
         assert_eq!(o.len(), 1);
         let ds = &o[0];
         assert_eq!(
@@ -388,7 +391,11 @@ mod tests {
         );
         let fields: Vec<&str> = ds.children.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(fields, vec!["credit_code", "tax_amount", "legal_rep_id"]);
-        let o = outline(&a, a.file_id("scenarios/finance.charter").unwrap_or(0));
+        let o = outline(
+            &a,
+            a.file_id("scenarios/finance.charter")
+                .unwrap_or(FileId::PRELUDE),
+        );
         let names: Vec<&str> = o.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, vec!["普惠金融", "协议期满"]);
         assert_eq!(o[0].children[0].name, "use tax.enterprise_tax");

@@ -14,7 +14,7 @@ use charter_compiler::syntax::TokenKind;
 use charter_compiler::syntax::lexer::KEYWORDS;
 
 use super::occurrences::{file_occurrences, Symbol};
-use super::{Analysis, PRELUDE};
+use super::Analysis;
 
 /// The kind of a lexical token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,7 +145,10 @@ pub fn semantic_tokens(a: &Analysis, file: FileId) -> Vec<SemanticToken> {
         while occ.peek().is_some_and(|o| o.span.end <= t.span.start) {
             if let Some(o) = occ.next() {
                 let mut modifiers = if o.decl { DECLARATION } else { 0 };
-                if o.symbol.loc(model).is_some_and(|l| l.file == PRELUDE) {
+                if o.symbol
+                    .loc(model)
+                    .is_some_and(|l| l.file == FileId::PRELUDE)
+                {
                     modifiers |= DEFAULT_LIBRARY;
                 }
                 out.push(SemanticToken {
@@ -253,7 +256,9 @@ mod tests {
     #[test]
     fn names_are_classified_by_what_they_name() {
         let (a, _, _) = fixture::analysis(&[]);
-        let file = a.file_id("scenarios/finance.charter").unwrap_or(0);
+        let file = a
+            .file_id("scenarios/finance.charter")
+            .unwrap_or(FileId::PRELUDE);
         let text = a.text(file);
         let toks = semantic_tokens(&a, file);
         let of = |s: &str| {
