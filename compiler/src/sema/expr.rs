@@ -147,13 +147,17 @@ pub fn duration_days(d: Duration) -> i64 {
 /// The last day of a term that starts on `start` and lasts `d`, by the calendar:
 /// a term of 3 years from 2026-01-01 may end on 2028-12-31 at the latest.
 pub fn calendar_term_end(start: Date, d: Duration) -> i64 {
+    // The amount is the author's number, up to `i64::MAX` either way: every step
+    // saturates, so a term too long for the calendar ends at the end of time (and is
+    // then reported as too long) instead of overflowing into a short one.
     let months = match d.unit {
-        DurationUnit::Days => return epoch_days(start) + d.amount - 1,
+        DurationUnit::Days => return epoch_days(start).saturating_add(d.amount).saturating_sub(1),
         DurationUnit::Months => d.amount,
         DurationUnit::Years => d.amount.saturating_mul(12),
     };
-    let total = i64::from(start.year) * 12 + i64::from(start.month) - 1 + months;
-    let year = i32::try_from(total.div_euclid(12)).unwrap_or(i32::MAX);
+    let total = (i64::from(start.year) * 12 + i64::from(start.month) - 1).saturating_add(months);
+    let year =
+        i32::try_from(total.div_euclid(12)).unwrap_or(if total < 0 { i32::MIN } else { i32::MAX });
     let month = u32::try_from(total.rem_euclid(12) + 1).unwrap_or(1);
     let day = start
         .day
@@ -349,6 +353,41 @@ mod tests {
         assert_eq!(epoch_days(d(2026, 1, 1)), 20454);
         for z in [-800_000, -1, 0, 59, 60, 20454, 50_000, 2_932_896] {
             assert_eq!(epoch_days(civil_from_days(z)), z);
+        }
+    }
+
+    #[test]
+    fn calendar_terms_saturate() {
+        // Terms as long as an i64 allows end after any ordinary term, never before.
+        let start = d(2026, 1, 1);
+        let three = calendar_term_end(
+            start,
+            Duration {
+                amount: 3,
+                unit: DurationUnit::Years,
+            },
+        );
+        for unit in [
+            DurationUnit::Days,
+            DurationUnit::Months,
+            DurationUnit::Years,
+        ] {
+            let end = calendar_term_end(
+                start,
+                Duration {
+                    amount: i64::MAX,
+                    unit,
+                },
+            );
+            assert!(end > three, "{unit:?}: {end} <= {three}");
+            let before = calendar_term_end(
+                start,
+                Duration {
+                    amount: i64::MIN,
+                    unit,
+                },
+            );
+            assert!(before < epoch_days(start), "{unit:?}: {before}");
         }
     }
 
