@@ -17,10 +17,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use charter_compiler::lower::Catalog;
-use charter_compiler::synth::{generate, SynthOptions};
-use charter_compiler::{CompiledBundle, Compiler, PolicyKind};
-use serde_json::{json, Value as Json};
+use charter_compiler::synth::SynthOptions;
+use charter_compiler::{CompiledBundle, PolicyKind};
+use serde_json::json;
 
 use charter_runtime::time::{format_day, parse_at};
 use charter_runtime::{Consent, Decision, Effect, Engine, Evaluation, Facts, Request};
@@ -183,24 +182,10 @@ pub fn synthetic(scenarios: usize, requests: usize, seed: u64) -> Result<Workloa
         seed,
         ..Default::default()
     };
-    let files = generate(&opts);
     let started = Instant::now();
-    let mut manifest = None;
-    let mut sources = Vec::new();
-    for f in files {
-        if f.path == "charter.toml" {
-            manifest = Some(f.text);
-        } else {
-            sources.push((f.path, f.text));
-        }
-    }
-    // Compiled on a thread of its own: the allocator gives it its own arena, so the
-    // compiler's garbage does not fragment the heap the engine is then built in and
-    // decides from (a platform loads a built bundle into a clean process).
     let built = std::thread::scope(|s| {
         s.spawn(|| {
-            let compiler = Compiler::from_sources(manifest.as_deref(), sources);
-            compiler.build().map(|(b, _)| b).map_err(|d| {
+            charter_compiler::synth::compile(&opts).map_err(|d| {
                 format!(
                     "the synthetic bundle does not compile: {}",
                     d.first().map(|d| d.message.clone()).unwrap_or_default()
@@ -247,34 +232,7 @@ impl Rng {
     }
 }
 
-/// Facts of a developer in good standing, for any bundle: the prelude's facts get
-/// compliant values, other facts a neutral value of their type.
-pub fn good_facts(catalog: &Catalog, scenarios: &[&str], expires: &str) -> Facts {
-    let mut f = Facts::new();
-    for (name, fact) in &catalog.facts {
-        let v = match name.as_str() {
-            "scenarios" => json!(scenarios),
-            "agreement_starts" => json!("2024-01-01"),
-            "agreement_expires" => json!(expires),
-            "evaluation_score" => json!(85),
-            "has_professional_team"
-            | "has_security_officer"
-            | "has_security_system"
-            | "compliance_pledged"
-            | "operating_normally" => json!(true),
-            _ => match fact.ty.as_str() {
-                "bool" => json!(false),
-                "int" | "nat" | "duration" => json!(0),
-                "date" => json!(expires),
-                "string" => json!(""),
-                t if t.starts_with("set<") => json!([]),
-                _ => Json::Null,
-            },
-        };
-        f.insert(name.clone(), v);
-    }
-    f
-}
+pub use charter_compiler::synth::good_facts;
 
 /// A deterministic mix of requests over a bundle's scopes: mostly requests a scope
 /// allows, and denials of every kind (field outside the scope, action not allowed,

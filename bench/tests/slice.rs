@@ -7,33 +7,21 @@
 
 use std::sync::OnceLock;
 
-use charter_bench::good_facts;
-use charter_compiler::synth::{generate, SynthOptions};
-use charter_compiler::{CompiledBundle, Compiler};
+use charter_compiler::synth::{self, good_facts, SynthOptions};
+use charter_compiler::CompiledBundle;
 use charter_runtime::time::format_day;
 use charter_runtime::{Consent, Decision, Engine, Evaluation, Request, RequestFacts};
 use proptest::prelude::*;
 use serde_json::json;
 
 fn bundle(scenarios: usize, seed: u64) -> CompiledBundle {
-    let files = generate(&SynthOptions {
+    synth::compile(&SynthOptions {
         scenarios,
         seed,
         fields_per_dataset: 8,
         ..Default::default()
-    });
-    let manifest = files
-        .iter()
-        .find(|f| f.path == "charter.toml")
-        .map(|f| f.text.clone());
-    let sources = files
-        .into_iter()
-        .filter(|f| f.path != "charter.toml")
-        .map(|f| (f.path, f.text));
-    Compiler::from_sources(manifest.as_deref(), sources)
-        .build()
-        .unwrap()
-        .0
+    })
+    .unwrap()
 }
 
 /// Two engines: the first holds every per-scenario set parsed, the second only

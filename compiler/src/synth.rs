@@ -117,6 +117,58 @@ pub fn write_bundle(opts: &SynthOptions, dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Compiles the generated bundle in memory (what `charter bench` and the tests that
+/// want a large bundle use); the warnings, which a generated bundle has none of, are dropped.
+pub fn compile(opts: &SynthOptions) -> Result<crate::CompiledBundle, Vec<crate::Diagnostic>> {
+    let mut manifest = None;
+    let mut sources = Vec::new();
+    for f in generate(opts) {
+        if f.path == "charter.toml" {
+            manifest = Some(f.text);
+        } else {
+            sources.push((f.path, f.text));
+        }
+    }
+    crate::Compiler::from_sources(manifest.as_deref(), sources)
+        .build()
+        .map(|(bundle, _)| bundle)
+}
+
+/// Facts of a developer in good standing, for any bundle: the prelude's facts get
+/// compliant values (`expires` as the agreement's end), other facts a neutral value of
+/// their type.
+pub fn good_facts(
+    catalog: &charter_bundle::Catalog,
+    scenarios: &[&str],
+    expires: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::{json, Value as Json};
+    let mut f = serde_json::Map::new();
+    for (name, fact) in &catalog.facts {
+        let v = match name.as_str() {
+            "scenarios" => json!(scenarios),
+            "agreement_starts" => json!("2024-01-01"),
+            "agreement_expires" => json!(expires),
+            "evaluation_score" => json!(85),
+            "has_professional_team"
+            | "has_security_officer"
+            | "has_security_system"
+            | "compliance_pledged"
+            | "operating_normally" => json!(true),
+            _ => match fact.ty.as_str() {
+                "bool" => json!(false),
+                "int" | "nat" | "duration" => json!(0),
+                "date" => json!(expires),
+                "string" => json!(""),
+                t if t.starts_with("set<") => json!([]),
+                _ => Json::Null,
+            },
+        };
+        f.insert(name.clone(), v);
+    }
+    f
+}
+
 // ------------------------------------------------------------------ pseudo-random numbers
 
 /// SplitMix64: tiny, fast, and good enough for picking shapes.

@@ -1,7 +1,7 @@
 //! Instants for the log: records keep milliseconds since the epoch; people read and write
 //! RFC 3339 in the bundle's zone (UTC+8) or dates, and spans such as `90d`.
 
-use charter_runtime::time::{format_day, parse_date};
+use charter_runtime::time::{self as rt, format_day, DateOrInstant};
 
 /// The zone the log prints times in: the regulation's, UTC+8.
 const OFFSET_MINUTES: i64 = 8 * 60;
@@ -29,58 +29,13 @@ pub fn format_ms(ms: i64) -> String {
 }
 
 /// Parses an instant: RFC 3339 with an offset (fractions allowed), or a date, meaning
-/// the start of that day in UTC+8. Milliseconds since the epoch.
+/// the start of that day in UTC+8. Milliseconds since the epoch. The shape check is the
+/// runtime's ([`rt::parse_instant`]), so the log reads times as requests' `at` is read.
 pub fn parse_instant(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let date = parse_date(s.get(0..10)?)?;
-    if s.len() == 10 {
-        return Some(date * 86_400_000 - OFFSET_MINUTES * 60_000);
-    }
-    let rest = s.get(10..)?.strip_prefix(['T', 't', ' '])?;
-    let num = |a: usize, b: usize| -> Option<i64> {
-        let t = rest.get(a..b)?;
-        if t.bytes().all(|c| c.is_ascii_digit()) {
-            t.parse().ok()
-        } else {
-            None
-        }
-    };
-    let (hh, mm, ss) = (num(0, 2)?, num(3, 5)?, num(6, 8)?);
-    if rest.get(2..3) != Some(":") || rest.get(5..6) != Some(":") || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    let mut tail = rest.get(8..)?;
-    let mut millis = 0;
-    if let Some(frac) = tail.strip_prefix('.') {
-        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return None;
-        }
-        let digits = frac.get(..n)?;
-        let padded: String = digits.chars().chain("000".chars()).take(3).collect();
-        millis = padded.parse::<i64>().ok()?;
-        tail = frac.get(n..)?;
-    }
-    let offset_ms = match tail {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match tail.get(0..1)? {
-                "+" => 1,
-                "-" => -1,
-                _ => return None,
-            };
-            if tail.len() != 6 || tail.get(3..4) != Some(":") {
-                return None;
-            }
-            let oh: i64 = tail.get(1..3)?.parse().ok()?;
-            let om: i64 = tail.get(4..6)?.parse().ok()?;
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            sign * (oh * 3600 + om * 60) * 1000
-        }
-    };
-    Some(date * 86_400_000 + (hh * 3600 + mm * 60 + ss) * 1000 + millis - offset_ms)
+    Some(match rt::parse_instant(s)? {
+        DateOrInstant::Date(day) => day * 86_400_000 - OFFSET_MINUTES * 60_000,
+        DateOrInstant::Instant(ms) => ms,
+    })
 }
 
 /// Parses a span: `90d`, `12h`, `30m`, `45s`, or `N days|hours|minutes`. Milliseconds.
@@ -115,6 +70,7 @@ mod tests {
             Some("2026-06-01T00:00:00.000+08:00")
         );
         assert_eq!(parse_instant("2026-06-01T09:00:00"), None);
+        assert_eq!(parse_instant("2026-06-01T09:00:00++1:00"), None);
         assert_eq!(parse_instant("yesterday"), None);
         assert_eq!(parse_span("90d"), Some(90 * 86_400_000));
         assert_eq!(parse_span("12 hours"), Some(12 * 3_600_000));

@@ -195,6 +195,18 @@ impl Shared {
     }
 }
 
+/// What the writer's reply to a job means for its caller: the commit's error, or a
+/// closed log when the writer dropped the reply.
+fn replied(reply: Result<Result<(), Arc<str>>, oneshot::error::RecvError>) -> Result<(), LogError> {
+    match reply {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(LogError::Write {
+            message: message.to_string(),
+        }),
+        Err(_) => Err(LogError::Closed),
+    }
+}
+
 /// The log's counters, for metrics and the status endpoint.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct LogStats {
@@ -355,13 +367,7 @@ impl DecisionLog {
                     self.shared.depth.fetch_sub(n, Ordering::Relaxed);
                     return Err(LogError::Closed);
                 }
-                match wait.await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(message)) => Err(LogError::Write {
-                        message: message.to_string(),
-                    }),
-                    Err(_) => Err(LogError::Closed),
-                }
+                replied(wait.await)
             }
         }
     }
@@ -384,12 +390,9 @@ impl DecisionLog {
             self.shared.depth.fetch_sub(n, Ordering::Relaxed);
             return Err(LogError::Closed);
         }
-        match wait.map(|w| w.blocking_recv()) {
-            None | Some(Ok(Ok(()))) => Ok(()),
-            Some(Ok(Err(message))) => Err(LogError::Write {
-                message: message.to_string(),
-            }),
-            Some(Err(_)) => Err(LogError::Closed),
+        match wait {
+            Some(w) => replied(w.blocking_recv()),
+            None => Ok(()),
         }
     }
 
@@ -402,13 +405,7 @@ impl DecisionLog {
         if self.tx.send(Job::Probe(done)).await.is_err() {
             return Err(LogError::Closed);
         }
-        match wait.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(LogError::Write {
-                message: message.to_string(),
-            }),
-            Err(_) => Err(LogError::Closed),
-        }
+        replied(wait.await)
     }
 
     /// The counters.

@@ -801,69 +801,18 @@ mod tests {
     use super::*;
     use crate::facts::STORES_PER_DEVELOPER;
     use crate::Engine;
-    use charter_compiler::synth::{generate, SynthOptions};
-    use charter_compiler::Compiler;
-    use serde_json::json;
-
-    /// A synthetic bundle (the generator `charter bench` uses), compiled.
-    fn synthetic(scenarios: usize, seed: u64) -> charter_compiler::CompiledBundle {
-        let files = generate(&SynthOptions {
-            scenarios,
-            seed,
-            ..Default::default()
-        });
-        let manifest = files
-            .iter()
-            .find(|f| f.path == "charter.toml")
-            .map(|f| f.text.clone());
-        let sources = files
-            .into_iter()
-            .filter(|f| f.path != "charter.toml")
-            .map(|f| (f.path, f.text))
-            .collect::<Vec<_>>();
-        Compiler::from_sources(manifest.as_deref(), sources)
-            .build()
-            .map(|(b, _)| b)
-            .unwrap()
-    }
-
-    /// Facts of a developer in good standing (as `charter_bench::good_facts`).
-    fn good_facts(
-        catalog: &charter_compiler::lower::Catalog,
-        scenarios: &[&str],
-        expires: &str,
-    ) -> crate::Facts {
-        let mut f = crate::Facts::new();
-        for (name, fact) in &catalog.facts {
-            let v = match name.as_str() {
-                "scenarios" => json!(scenarios),
-                "agreement_starts" => json!("2024-01-01"),
-                "agreement_expires" => json!(expires),
-                "evaluation_score" => json!(85),
-                "has_professional_team"
-                | "has_security_officer"
-                | "has_security_system"
-                | "compliance_pledged"
-                | "operating_normally" => json!(true),
-                _ => match fact.ty.as_str() {
-                    "bool" => json!(false),
-                    "int" | "nat" | "duration" => json!(0),
-                    "date" => json!(expires),
-                    "string" => json!(""),
-                    t if t.starts_with("set<") => json!([]),
-                    _ => Json::Null,
-                },
-            };
-            f.insert(name.clone(), v);
-        }
-        f
-    }
+    use charter_compiler::synth::{self, good_facts, SynthOptions};
 
     /// A stored developer asking about many datasets keeps only the latest few entity
     /// stores, and its answers do not change when older ones are dropped.
     #[test]
     fn a_developer_keeps_a_bounded_number_of_dataset_stores() {
-        let bundle = synthetic(40, 3);
+        let bundle = synth::compile(&SynthOptions {
+            scenarios: 40,
+            seed: 3,
+            ..Default::default()
+        })
+        .unwrap();
         let catalog = bundle.catalog.clone();
         let engine = Engine::from_bundle(bundle).unwrap();
         let scenarios: Vec<&str> = catalog.scenarios.keys().map(String::as_str).collect();

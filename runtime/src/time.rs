@@ -33,15 +33,26 @@ pub fn parse_date(s: &str) -> Option<i64> {
     Date::new(year, month, day).ok().map(day_number)
 }
 
-/// Parses `at`: RFC 3339 with an offset (`2026-06-01T09:00:00+08:00`, `…Z`, fractions
-/// allowed), or a date, which means that day in the bundle's zone. Returns the day in
-/// the zone `utc_offset_minutes` east of UTC.
-pub fn parse_at(s: &str, utc_offset_minutes: i32) -> Option<i64> {
+/// What [`parse_instant`] read: a date alone, or an instant with its offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateOrInstant {
+    /// `YYYY-MM-DD`: days since 1970-01-01; which zone's day is for the caller to say.
+    Date(i64),
+    /// RFC 3339 with an offset: milliseconds since the epoch (digits of the fraction
+    /// past the millisecond are dropped).
+    Instant(i64),
+}
+
+/// Parses RFC 3339 with an offset (`2026-06-01T09:00:00+08:00`, `…Z`, fractions
+/// allowed) or a date. The one shape check of times the runtime and the log read: it
+/// accepts exactly the inputs the runtime always accepted (no offset without a colon,
+/// no time without an offset).
+pub fn parse_instant(s: &str) -> Option<DateOrInstant> {
     let s = s.trim();
-    if s.len() == 10 {
-        return parse_date(s);
-    }
     let date = parse_date(s.get(0..10)?)?;
+    if s.len() == 10 {
+        return Some(DateOrInstant::Date(date));
+    }
     let rest = s.get(10..)?;
     let rest = rest.strip_prefix(['T', 't', ' '])?;
     let hh: i64 = digits(rest.get(0..2)?)?;
@@ -51,11 +62,20 @@ pub fn parse_at(s: &str, utc_offset_minutes: i32) -> Option<i64> {
         return None;
     }
     let mut tail = rest.get(8..)?;
+    let mut millis = 0;
     if let Some(frac) = tail.strip_prefix('.') {
         let n = frac.bytes().take_while(u8::is_ascii_digit).count();
         if n == 0 {
             return None;
         }
+        // The first three digits, padded: `.5` is 500 ms, `.123456` 123 ms.
+        let padded: String = frac
+            .get(..n)?
+            .chars()
+            .chain("000".chars())
+            .take(3)
+            .collect();
+        millis = digits(&padded)?;
         tail = frac.get(n..)?;
     }
     let offset_secs: i64 = match tail {
@@ -77,8 +97,17 @@ pub fn parse_at(s: &str, utc_offset_minutes: i32) -> Option<i64> {
             sign * (oh * 3600 + om * 60)
         }
     };
-    let utc = date * 86_400 + hh * 3600 + mm * 60 + ss - offset_secs;
-    Some(day_of(utc, utc_offset_minutes))
+    let utc_secs = date * 86_400 + hh * 3600 + mm * 60 + ss - offset_secs;
+    Some(DateOrInstant::Instant(utc_secs * 1000 + millis))
+}
+
+/// Parses `at` ([`parse_instant`]): a date means that day in the bundle's zone. Returns
+/// the day in the zone `utc_offset_minutes` east of UTC.
+pub fn parse_at(s: &str, utc_offset_minutes: i32) -> Option<i64> {
+    Some(match parse_instant(s)? {
+        DateOrInstant::Date(day) => day,
+        DateOrInstant::Instant(ms) => day_of(ms.div_euclid(1000), utc_offset_minutes),
+    })
 }
 
 /// The day, in the zone `utc_offset_minutes` east of UTC, of a UTC instant in seconds.
@@ -124,6 +153,15 @@ mod tests {
         assert_eq!(parse_at("2026-05-31T23:30:00.123Z", 480), d);
         assert_eq!(parse_at("2026-06-01T00:30:00+09:00", 480), d.map(|x| x - 1));
         assert_eq!(parse_at("2026-06-01", 480), d);
+        assert_eq!(
+            parse_instant("1970-01-01T08:00:00.5+08:00"),
+            Some(DateOrInstant::Instant(500))
+        );
+        assert_eq!(
+            parse_instant("1970-01-01T00:00:01.123456Z"),
+            Some(DateOrInstant::Instant(1123))
+        );
+        assert_eq!(parse_instant(" 1970-01-02 "), Some(DateOrInstant::Date(1)));
         assert_eq!(parse_date("1970-01-01"), Some(0));
         assert_eq!(
             parse_date("2024-02-29").map(format_day).as_deref(),
@@ -145,6 +183,8 @@ mod tests {
             "2026-06-01T25:00:00Z",
             "2026-06-01T09:00:00",
             "2026-06-01T09:00:00+0800",
+            "2026-06-01T09:00:00++1:00",
+            "2026-06-01T09:00:00.Z",
             "yesterday",
             "２０２６-06-01",
         ] {

@@ -63,24 +63,12 @@ fn assert_loads_as(loaded: &CompiledBundle, built: &CompiledBundle) {
 
 /// A synthetic bundle (the generator `charter bench` uses), compiled.
 fn synthetic(scenarios: usize, seed: u64) -> CompiledBundle {
-    let files = charter_compiler::synth::generate(&charter_compiler::synth::SynthOptions {
+    charter_compiler::synth::compile(&charter_compiler::synth::SynthOptions {
         scenarios,
         seed,
         ..Default::default()
-    });
-    let manifest = files
-        .iter()
-        .find(|f| f.path == "charter.toml")
-        .map(|f| f.text.clone());
-    let sources = files
-        .into_iter()
-        .filter(|f| f.path != "charter.toml")
-        .map(|f| (f.path, f.text))
-        .collect::<Vec<_>>();
-    Compiler::from_sources(manifest.as_deref(), sources)
-        .build()
-        .map(|(b, _)| b)
-        .unwrap()
+    })
+    .unwrap()
 }
 
 #[test]
