@@ -10,6 +10,7 @@
 pub mod db;
 pub mod diagnostics;
 pub mod format;
+pub mod lints;
 pub mod lower;
 pub mod manifest;
 pub mod sema;

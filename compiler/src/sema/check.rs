@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostics::{Code, Diagnostic, FileId};
 use crate::sema::expr::{calendar_term_end, epoch_days, never_holds, Ty, Val};
-use crate::sema::model::{declared_names, fact_type, Loc, Model, Ns, RuleKind};
+use crate::sema::model::{
+    declared_names, fact_type, DatasetInfo, FieldInfo, Loc, Model, Ns, RuleKind,
+};
 use crate::syntax::ast::*;
 
 /// Where expressions are evaluated: what names they may use.
@@ -430,193 +432,73 @@ impl Checker<'_> {
         }
     }
 
+    /// Resolves a `use` line's names, then runs the regulation's lints over
+    /// what resolved.
     fn scope(&mut self, u: &Use) {
         let m = self.model;
-        let mut actions_ok: Vec<&Name> = Vec::new();
+        let mut actions: Vec<&Name> = Vec::new();
         for a in &u.actions {
             if self.resolve(Ns::Action, a) {
-                actions_ok.push(a);
+                actions.push(a);
             }
         }
-        // Art. 4 and any other unconditional forbid: the scope could never work.
-        for a in &actions_ok {
-            for (rname, r) in &m.rules {
-                if r.kind == RuleKind::Forbid && r.unconditional && r.actions.contains(&a.text) {
-                    let is_raw = a.text == "export_raw";
-                    let title = r.title.clone().unwrap_or_else(|| rname.clone());
-                    let mut d = Diagnostic::new(
-                        Code::ForbiddenAction,
-                        self.file,
-                        a.span,
-                        format!("scope grants `{}`, which `{rname}` always forbids", a.text),
-                    )
-                    .with_label(format!("forbidden by `{rname}`: {title}"))
-                    .with_help(if is_raw {
-                        "raw data never leaves the domain; use `privacy_compute`, `sandbox_model`, `statistics` or `verify`".to_string()
-                    } else {
-                        format!("remove `{}` from the scope", a.text)
-                    })
-                    ;
-                    // The article is the forbidding rule's own, or none.
-                    d.article = r.article.clone();
-                    if let Some(fix) = remove_from_list(&u.actions, a) {
-                        d = d.with_fix(format!("remove `{}`", a.text), fix.0, fix.1);
-                    }
-                    self.push(d);
-                }
-            }
-        }
-        if !self.resolve(Ns::Dataset, &u.dataset) {
-            return;
-        }
-        let Some(ds) = m.datasets.get(&u.dataset.text) else {
-            return;
+        let dataset = if self.resolve(Ns::Dataset, &u.dataset) {
+            m.datasets.get(&u.dataset.text)
+        } else {
+            None
         };
-        let fields: Vec<(&crate::sema::model::FieldInfo, Span)> = match &u.fields {
-            FieldSet::All(span) => {
-                let listed: Vec<&str> = ds.fields.iter().map(|f| f.name.as_str()).collect();
-                self.push(
-                    Diagnostic::new(
-                        Code::WildcardFields,
-                        self.file,
-                        *span,
-                        format!("scope takes every field of `{}`", u.dataset.text),
-                    )
-                    .with_label("all fields")
-                    .with_help("use only the fields the scenario needs (minimum necessary): list them by name")
-                    .with_fix("list the fields by name", *span, listed.join(", ")),
-                );
-                ds.fields.iter().map(|f| (f, *span)).collect()
-            }
-            FieldSet::Some(names) => {
-                let mut out = Vec::new();
-                let mut seen = BTreeSet::new();
-                for n in names {
-                    match ds.field(&n.text) {
-                        Some(f) => {
-                            if seen.insert(n.text.as_str()) {
-                                out.push((f, n.span));
-                            }
-                        }
-                        None => {
-                            let mut d = Diagnostic::new(
-                                Code::UnknownName,
-                                self.file,
-                                n.span,
-                                format!("dataset `{}` has no field `{}`", u.dataset.text, n.text),
-                            )
-                            .with_label("no such field");
-                            let cands = ds.fields.iter().map(|f| f.name.as_str());
-                            if let Some(s) = suggest(&n.text, cands) {
-                                d = d.with_help(format!("did you mean `{s}`?")).with_fix(
-                                    format!("replace with `{s}`"),
-                                    n.span,
-                                    s,
-                                );
-                            } else {
-                                let all: Vec<&str> =
-                                    ds.fields.iter().map(|f| f.name.as_str()).collect();
-                                d = d.with_help(format!("its fields are: {}", all.join(", ")));
-                            }
-                            self.push(d);
-                        }
-                    }
-                }
-                out
-            }
+        let fields = match dataset {
+            Some(ds) => self.scope_fields(u, ds),
+            None => Vec::new(),
         };
-        // A field used via an action its grade does not allow: the permission could never work.
-        for (f, span) in &fields {
-            let Some(g) = f.grade else { continue };
-            let allowed = m.allowed_by_grade(g);
-            let gname = m.grades.get(g).map(|x| x.name.clone()).unwrap_or_default();
-            let bad: Vec<&str> = actions_ok
-                .iter()
-                .map(|a| a.text.as_str())
-                .filter(|a| !allowed.iter().any(|x| x == a))
-                .filter(|a| !self.is_forbidden_always(a))
-                .collect();
-            if !bad.is_empty() {
-                let article = m.grade_rules.get(&gname).and_then(|r| r.article.clone());
-                self.push(
-                    Diagnostic::new(
-                        Code::GradeDisallows,
-                        self.file,
-                        *span,
-                        format!(
-                            "field `{}` is graded `{gname}`, which does not allow `{}`",
-                            f.name,
-                            bad.join("`, `")
-                        ),
-                    )
-                    .with_label(format!("grade `{gname}`"))
-                    .with_help(if allowed.is_empty() {
-                        format!("grade `{gname}` allows no action")
-                    } else {
-                        format!("grade `{gname}` allows: {}", allowed.join(", "))
-                    })
-                    .with_article(article),
-                );
-            }
-        }
-        // Art. 20: personal information and trade secrets need the subject's consent.
-        if u.requires_consent.is_none() {
-            let protected: Vec<(&str, &str, Span)> = fields
-                .iter()
-                .filter_map(|(f, span)| {
-                    f.tags
-                        .iter()
-                        .find(|t| m.consent_tags.contains(*t))
-                        .map(|t| (f.name.as_str(), t.as_str(), *span))
-                })
-                .collect();
-            if let Some((fname, tag, span)) = protected.first() {
-                let article = m.consent.as_ref().and_then(|(_, a)| a.clone());
-                let mut d = Diagnostic::new(
-                    Code::ConsentRequired,
-                    self.file,
-                    *span,
-                    format!("field `{fname}` is tagged `{tag}` but the scope does not require consent"),
-                )
-                .with_label(format!("tagged `{tag}`"))
-                .with_help("add `requires consent` to the `use` line: the data subject must authorize this use")
-                .with_article(article)
-                .with_fix("add `requires consent`", Span::new(u.span.end as usize, u.span.end as usize), " requires consent");
-                for (_, _, s) in protected.iter().skip(1) {
-                    d = d.with_related(self.file, *s, "also protected");
-                }
-                self.push(d);
-            } else if let Some((f, span, gname, article)) = fields.iter().find_map(|(f, span)| {
-                // A grade whose rule requires consent for one of these actions: the
-                // scope can only ever work with consent, so it must say so.
-                let g = f.grade?;
-                let gname = &m.grades.get(g)?.name;
-                let rule = m.grade_rules.get(gname).filter(|r| r.requires_consent)?;
-                actions_ok
-                    .iter()
-                    .any(|a| rule.allows.contains(&a.text))
-                    .then(|| (f, *span, gname.clone(), rule.article.clone()))
-            }) {
-                self.push(
-                    Diagnostic::new(
-                        Code::ConsentRequired,
-                        self.file,
-                        span,
-                        format!("field `{}` is graded `{gname}`, whose use requires consent, but the scope does not require consent", f.name),
-                    )
-                    .with_label(format!("grade `{gname}` requires consent"))
-                    .with_help("add `requires consent` to the `use` line: without consent every request is denied")
-                    .with_article(article)
-                    .with_fix("add `requires consent`", Span::new(u.span.end as usize, u.span.end as usize), " requires consent"),
-                );
-            }
-        }
+        let view = crate::lints::UseView {
+            file: self.file,
+            model: m,
+            line: u,
+            actions,
+            dataset,
+            fields,
+        };
+        crate::lints::check_use(&view, &mut self.diags);
     }
 
-    fn is_forbidden_always(&self, action: &str) -> bool {
-        self.model.rules.values().any(|r| {
-            r.kind == RuleKind::Forbid && r.unconditional && r.actions.iter().any(|a| a == action)
-        })
+    /// The fields a `use` line names, each once with the span that names it;
+    /// an unknown field is reported.
+    fn scope_fields<'m>(&mut self, u: &Use, ds: &'m DatasetInfo) -> Vec<(&'m FieldInfo, Span)> {
+        let names = match &u.fields {
+            FieldSet::All(span) => return ds.fields.iter().map(|f| (f, *span)).collect(),
+            FieldSet::Some(names) => names,
+        };
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for n in names {
+            if let Some(f) = ds.field(&n.text) {
+                if seen.insert(n.text.as_str()) {
+                    out.push((f, n.span));
+                }
+                continue;
+            }
+            let mut d = Diagnostic::new(
+                Code::UnknownName,
+                self.file,
+                n.span,
+                format!("dataset `{}` has no field `{}`", u.dataset.text, n.text),
+            )
+            .with_label("no such field");
+            let cands = ds.fields.iter().map(|f| f.name.as_str());
+            if let Some(s) = suggest(&n.text, cands) {
+                d = d.with_help(format!("did you mean `{s}`?")).with_fix(
+                    format!("replace with `{s}`"),
+                    n.span,
+                    s,
+                );
+            } else {
+                let all: Vec<&str> = ds.fields.iter().map(|f| f.name.as_str()).collect();
+                d = d.with_help(format!("its fields are: {}", all.join(", ")));
+            }
+            self.push(d);
+        }
+        out
     }
 
     fn trigger(&mut self, t: &Trigger) {
@@ -1225,23 +1107,6 @@ fn declare_hint(ns: Ns) -> &'static str {
         Ns::Rule => "exit|suspend|notice|forbid <name> …",
         _ => "a declaration",
     }
-}
-
-/// The edit that removes `item` from a comma-separated list, when the list keeps one.
-fn remove_from_list(list: &[Name], item: &Name) -> Option<(Span, String)> {
-    if list.len() < 2 {
-        return None;
-    }
-    let pos = list.iter().position(|n| n.span == item.span)?;
-    let span = if pos + 1 < list.len() {
-        Span::new(
-            item.span.start as usize,
-            list.get(pos + 1)?.span.start as usize,
-        )
-    } else {
-        Span::new(list.get(pos - 1)?.span.end as usize, item.span.end as usize)
-    };
-    Some((span, String::new()))
 }
 
 /// The value of constant-foldable names in a developer scope.

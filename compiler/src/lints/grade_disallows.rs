@@ -1,0 +1,64 @@
+//! CH0303 grade-disallows: a field is used through an action its grade does
+//! not allow (Art. 14), so the permission could never work.
+
+use crate::diagnostics::{Code, CodeInfo, Diagnostic, Severity};
+use crate::lints::{Rule, UseView};
+
+/// Its entry in `CODES`.
+pub const INFO: CodeInfo = CodeInfo {
+    code: Code::GradeDisallows,
+    id: "CH0303",
+    name: "grade-disallows",
+    severity: Severity::Error,
+    configurable: true,
+    article: Some("第十四条"),
+    summary: "a scope grants an action that a field's grade does not allow",
+};
+
+/// The lint.
+pub struct GradeDisallows;
+
+impl Rule for GradeDisallows {
+    fn info(&self) -> &'static CodeInfo {
+        &INFO
+    }
+
+    fn check(&self, cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
+        let m = cx.model;
+        for (f, span) in &cx.fields {
+            let Some(g) = f.grade else { continue };
+            let allowed = m.allowed_by_grade(g);
+            let gname = m.grades.get(g).map(|x| x.name.clone()).unwrap_or_default();
+            // An action a rule always forbids is CH0301's, not the grade's.
+            let bad: Vec<&str> = cx
+                .actions
+                .iter()
+                .map(|a| a.text.as_str())
+                .filter(|a| !allowed.iter().any(|x| x == a))
+                .filter(|a| !cx.is_forbidden_always(a))
+                .collect();
+            if !bad.is_empty() {
+                let article = m.grade_rules.get(&gname).and_then(|r| r.article.clone());
+                out.push(
+                    Diagnostic::new(
+                        Code::GradeDisallows,
+                        cx.file,
+                        *span,
+                        format!(
+                            "field `{}` is graded `{gname}`, which does not allow `{}`",
+                            f.name,
+                            bad.join("`, `")
+                        ),
+                    )
+                    .with_label(format!("grade `{gname}`"))
+                    .with_help(if allowed.is_empty() {
+                        format!("grade `{gname}` allows no action")
+                    } else {
+                        format!("grade `{gname}` allows: {}", allowed.join(", "))
+                    })
+                    .with_article(article),
+                );
+            }
+        }
+    }
+}

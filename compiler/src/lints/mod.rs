@@ -1,0 +1,80 @@
+//! The regulation's lints (CH03xx) over a `use` line: one module per lint, one
+//! `Rule` trait, one registry. Lints read the model and the resolved view the
+//! checker hands them; they never resolve names themselves.
+
+use crate::diagnostics::{CodeInfo, Diagnostic, FileId};
+use crate::sema::model::{DatasetInfo, FieldInfo, Model, RuleKind};
+use crate::syntax::ast::{Name, Span, Use};
+
+pub mod consent_required;
+pub mod forbidden_action;
+pub mod grade_disallows;
+pub mod wildcard_fields;
+
+/// What a lint over a `use` line sees: the line as written and its names as
+/// the checker resolved them.
+pub struct UseView<'a> {
+    /// The file the `use` line is in.
+    pub file: FileId,
+    /// The bundle's model.
+    pub model: &'a Model,
+    /// The `use` line as written.
+    pub line: &'a Use,
+    /// The actions that resolved, in the order written.
+    pub actions: Vec<&'a Name>,
+    /// The dataset, if it resolved.
+    pub dataset: Option<&'a DatasetInfo>,
+    /// The fields that resolved, each once, with the span that names it (the
+    /// `*` for a wildcard).
+    pub fields: Vec<(&'a FieldInfo, Span)>,
+}
+
+impl UseView<'_> {
+    /// Whether an unconditional forbid rule names `action`.
+    pub fn is_forbidden_always(&self, action: &str) -> bool {
+        self.model.rules.values().any(|r| {
+            r.kind == RuleKind::Forbid && r.unconditional && r.actions.iter().any(|a| a == action)
+        })
+    }
+}
+
+/// One lint of the regulation.
+pub trait Rule: Sync {
+    /// Its code, name, default level, article and summary.
+    fn info(&self) -> &'static CodeInfo;
+    /// Its diagnostics for one `use` line, in the order they are reported.
+    fn check(&self, cx: &UseView<'_>, out: &mut Vec<Diagnostic>);
+}
+
+/// Every lint over a `use` line, in the order they run.
+pub static USE_RULES: &[&dyn Rule] = &[
+    &forbidden_action::ForbiddenAction,
+    &wildcard_fields::WildcardFields,
+    &grade_disallows::GradeDisallows,
+    &consent_required::ConsentRequired,
+];
+
+/// Runs every lint over a `use` line.
+pub fn check_use(cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
+    for rule in USE_RULES {
+        rule.check(cx, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rule_is_listed_once_in_codes() {
+        for rule in USE_RULES {
+            let info = rule.info();
+            let n = crate::diagnostics::CODES
+                .iter()
+                .filter(|c| c.id == info.id)
+                .count();
+            assert_eq!(n, 1, "{} must appear once in CODES", info.id);
+            assert_eq!(info.code.info().name, info.name);
+        }
+    }
+}
