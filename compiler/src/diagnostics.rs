@@ -283,25 +283,26 @@ pub const CODES: &[CodeInfo] = &[
         article: None,
         summary: "a `charter-allow` comment without a reason, or naming a code that does not exist or cannot be suppressed",
     },
-    CodeInfo {
-        code: Code::Internal,
-        id: "CH0900",
-        name: "internal",
-        severity: Severity::Error,
-        configurable: false,
-        article: None,
-        summary: "the compiled Cedar failed validation: a bug in Charter",
-    },
+    INTERNAL,
 ];
+
+/// `CH0900`, named once so that [`Code::info`] can fall back on it without indexing.
+const INTERNAL: CodeInfo = CodeInfo {
+    code: Code::Internal,
+    id: "CH0900",
+    name: "internal",
+    severity: Severity::Error,
+    configurable: false,
+    article: None,
+    summary: "the compiled Cedar failed validation: a bug in Charter",
+};
 
 impl Code {
     /// Facts about this code.
     pub fn info(self) -> &'static CodeInfo {
-        // INVARIANT: CODES has one entry per variant; the fallback is never taken.
-        CODES
-            .iter()
-            .find(|i| i.code == self)
-            .unwrap_or(&CODES[CODES.len() - 1])
+        // INVARIANT: CODES has one entry per variant (a test checks); the fallback is
+        // never taken.
+        CODES.iter().find(|i| i.code == self).unwrap_or(&INTERNAL)
     }
     /// `CH0301`
     pub fn id(self) -> &'static str {
@@ -986,4 +987,88 @@ fn forward_chars(text: &str, at: usize, limit: usize, n: usize) -> usize {
     text.get(at..limit)
         .and_then(|s| s.char_indices().nth(n))
         .map_or(limit, |(i, _)| at + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant, by an exhaustive match: a new code fails to compile here until it
+    /// is listed, and then fails the test below until it has its entry in `CODES`.
+    fn every_code() -> Vec<Code> {
+        let all = [
+            Code::Syntax,
+            Code::InvalidLiteral,
+            Code::Manifest,
+            Code::NestingTooDeep,
+            Code::SkippedFile,
+            Code::UnknownName,
+            Code::Duplicate,
+            Code::TypeMismatch,
+            Code::Incomplete,
+            Code::ForbiddenAction,
+            Code::TermTooLong,
+            Code::GradeDisallows,
+            Code::ConsentRequired,
+            Code::WildcardFields,
+            Code::NonPriorityDomain,
+            Code::MissingMeasures,
+            Code::NeverHolds,
+            Code::GradeBelowClassification,
+            Code::TermInverted,
+            Code::LimitExceedsRegulation,
+            Code::GradeAllowsNothing,
+            Code::UnusedSuppression,
+            Code::InvalidSuppression,
+            Code::Internal,
+        ];
+        for c in all {
+            match c {
+                Code::Syntax
+                | Code::InvalidLiteral
+                | Code::Manifest
+                | Code::NestingTooDeep
+                | Code::SkippedFile
+                | Code::UnknownName
+                | Code::Duplicate
+                | Code::TypeMismatch
+                | Code::Incomplete
+                | Code::ForbiddenAction
+                | Code::TermTooLong
+                | Code::GradeDisallows
+                | Code::ConsentRequired
+                | Code::WildcardFields
+                | Code::NonPriorityDomain
+                | Code::MissingMeasures
+                | Code::NeverHolds
+                | Code::GradeBelowClassification
+                | Code::TermInverted
+                | Code::LimitExceedsRegulation
+                | Code::GradeAllowsNothing
+                | Code::UnusedSuppression
+                | Code::InvalidSuppression
+                | Code::Internal => {}
+            }
+        }
+        all.to_vec()
+    }
+
+    #[test]
+    fn codes_has_one_entry_per_variant() {
+        let all = every_code();
+        assert_eq!(
+            CODES.len(),
+            all.len(),
+            "CODES and the enum differ in length"
+        );
+        for c in all {
+            let n = CODES.iter().filter(|i| i.code == c).count();
+            assert_eq!(n, 1, "{c:?} has {n} entries in CODES");
+            assert_eq!(c.info().code, c);
+        }
+        let mut ids: Vec<&str> = CODES.iter().map(|i| i.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), CODES.len(), "two codes share an id");
+    }
 }

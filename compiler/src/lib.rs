@@ -7,6 +7,10 @@
 //! an edit re-runs only what depends on it; the language server drives the same
 //! queries through [`Compiler::db`].
 
+// Library code indexes and slices only through `get`: a bad index on input is an
+// error to report, never a panic. Tests may index (a panic there is a failed test).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+
 pub mod db;
 pub mod diagnostics;
 pub mod format;
