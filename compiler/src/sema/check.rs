@@ -387,7 +387,9 @@ impl Checker<'_> {
                     );
                 } else {
                     let max = calendar_term_end(t.start, m.limits.max_term);
-                    if end > max {
+                    // A `max_term` that is not positive is reported where it is written
+                    // (CH0002); measuring every term against it would only add noise.
+                    if m.limits.max_term.amount > 0 && end > max {
                         let d = m.limits.max_term;
                         let unit = match d.unit {
                             DurationUnit::Days => "days",
@@ -402,7 +404,7 @@ impl Checker<'_> {
                                 t.span,
                                 format!("term of scenario `{}` is longer than {}", s.name.text, plural(d.amount, unit.trim_end_matches('s'), "")),
                             )
-                            .with_label(plural(end - max, "day", "after the limit"))
+                            .with_label(plural(end.saturating_sub(max), "day", "after the limit"))
                             .with_help(format!(
                                 "the term may last until {:04}-{:02}-{:02} at the latest (`limits.max_term`)",
                                 last.year, last.month, last.day

@@ -118,7 +118,10 @@ pub fn epoch_days(d: Date) -> i64 {
 
 /// The calendar date of a day number.
 pub fn civil_from_days(z: i64) -> Date {
-    let z = z + 719_468;
+    // Day numbers come from saturating sums of the author's numbers: clamp them to the
+    // years a `Date` holds, so the arithmetic below stays far from i64's bounds.
+    const LIMIT: i64 = i32::MAX as i64 * 366;
+    let z = z.clamp(-LIMIT, LIMIT) + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -128,7 +131,11 @@ pub fn civil_from_days(z: i64) -> Date {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     Date {
-        year: i32::try_from(y + i64::from(m <= 2)).unwrap_or(i32::MAX),
+        year: i32::try_from(y + i64::from(m <= 2)).unwrap_or(if y < 0 {
+            i32::MIN
+        } else {
+            i32::MAX
+        }),
         month: u32::try_from(m).unwrap_or(1),
         day: u32::try_from(d).unwrap_or(1),
     }
@@ -388,6 +395,9 @@ mod tests {
                 },
             );
             assert!(before < epoch_days(start), "{unit:?}: {before}");
+            // And the day numbers of either end still have a calendar date.
+            assert!(civil_from_days(end).year > 2028);
+            assert!(civil_from_days(before).year < 2026);
         }
     }
 
