@@ -24,7 +24,7 @@ impl Rule for ConsentRequired {
         &INFO
     }
 
-    fn check(&self, cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
+    fn check_use(&self, cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
         let m = cx.model;
         let u = cx.line;
         if u.requires_consent.is_some() {

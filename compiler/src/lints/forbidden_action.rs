@@ -25,7 +25,7 @@ impl Rule for ForbiddenAction {
         &INFO
     }
 
-    fn check(&self, cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
+    fn check_use(&self, cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
         for a in &cx.actions {
             for (rname, r) in &cx.model.rules {
                 if r.kind == RuleKind::Forbid && r.unconditional && r.actions.contains(&a.text) {

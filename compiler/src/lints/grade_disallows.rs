@@ -23,7 +23,7 @@ impl Rule for GradeDisallows {
         &INFO
     }
 
-    fn check(&self, cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
+    fn check_use(&self, cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
         let m = cx.model;
         for (f, span) in &cx.fields {
             let Some(g) = f.grade else { continue };

@@ -1,15 +1,31 @@
-//! The regulation's lints (CH03xx) over a `use` line: one module per lint, one
-//! `Rule` trait, one registry. Lints read the model and the resolved view the
-//! checker hands them; they never resolve names themselves.
+//! The regulation's lints (CH03xx): one module per lint, one `Rule` trait, one
+//! registry ([`RULES`]). Lints read the model and the resolved views the checker
+//! hands them (a `use` line, a scenario); they never resolve names themselves.
 
 use crate::diagnostics::{CodeInfo, Diagnostic, FileId};
-use crate::sema::model::{DatasetInfo, FieldInfo, Model, RuleKind};
-use crate::syntax::ast::{Name, Span, Use};
+use crate::sema::model::{DatasetInfo, DomainInfo, FieldInfo, Model, RuleKind};
+use crate::syntax::ast::{Name, Scenario, Span, Use};
 
 pub mod consent_required;
 pub mod forbidden_action;
 pub mod grade_disallows;
+pub mod non_priority_domain;
+pub mod term_inverted;
+pub mod term_too_long;
 pub mod wildcard_fields;
+
+/// What a lint over a scenario sees: the scenario as written and its domain as the
+/// checker resolved it.
+pub struct ScenarioView<'a> {
+    /// The file the scenario is in.
+    pub file: FileId,
+    /// The bundle's model.
+    pub model: &'a Model,
+    /// The scenario as written.
+    pub scenario: &'a Scenario,
+    /// Its domain, if it is written and resolved.
+    pub domain: Option<(&'a Name, &'a DomainInfo)>,
+}
 
 /// What a lint over a `use` line sees: the line as written and its names as
 /// the checker resolved them.
@@ -38,26 +54,39 @@ impl UseView<'_> {
     }
 }
 
-/// One lint of the regulation.
+/// One lint of the regulation: its facts, and a check for each kind of node it
+/// looks at (the others are left empty).
 pub trait Rule: Sync {
     /// Its code, name, default level, article and summary.
     fn info(&self) -> &'static CodeInfo;
     /// Its diagnostics for one `use` line, in the order they are reported.
-    fn check(&self, cx: &UseView<'_>, out: &mut Vec<Diagnostic>);
+    fn check_use(&self, _cx: &UseView<'_>, _out: &mut Vec<Diagnostic>) {}
+    /// Its diagnostics for one scenario, in the order they are reported.
+    fn check_scenario(&self, _cx: &ScenarioView<'_>, _out: &mut Vec<Diagnostic>) {}
 }
 
-/// Every lint over a `use` line, in the order they run.
-pub static USE_RULES: &[&dyn Rule] = &[
+/// Every lint, in the order they run.
+pub static RULES: &[&dyn Rule] = &[
     &forbidden_action::ForbiddenAction,
     &wildcard_fields::WildcardFields,
     &grade_disallows::GradeDisallows,
     &consent_required::ConsentRequired,
+    &non_priority_domain::NonPriorityDomain,
+    &term_inverted::TermInverted,
+    &term_too_long::TermTooLong,
 ];
 
 /// Runs every lint over a `use` line.
 pub fn check_use(cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
-    for rule in USE_RULES {
-        rule.check(cx, out);
+    for rule in RULES {
+        rule.check_use(cx, out);
+    }
+}
+
+/// Runs every lint over a scenario.
+pub fn check_scenario(cx: &ScenarioView<'_>, out: &mut Vec<Diagnostic>) {
+    for rule in RULES {
+        rule.check_scenario(cx, out);
     }
 }
 
@@ -67,7 +96,7 @@ mod tests {
 
     #[test]
     fn each_rule_is_listed_once_in_codes() {
-        for rule in USE_RULES {
+        for rule in RULES {
             let info = rule.info();
             let n = crate::diagnostics::CODES
                 .iter()

@@ -24,7 +24,7 @@ impl Rule for WildcardFields {
         &INFO
     }
 
-    fn check(&self, cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
+    fn check_use(&self, cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
         let (FieldSet::All(span), Some(ds)) = (&cx.line.fields, cx.dataset) else {
             return;
         };

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostics::{Code, Diagnostic, FileId};
-use crate::sema::expr::{calendar_term_end, epoch_days, never_holds, Ty, Val};
+use crate::sema::expr::{calendar_term_end, never_holds, Ty, Val};
 use crate::sema::model::{
     declared_names, fact_type, DatasetInfo, FieldInfo, Loc, Model, Ns, RuleKind,
 };
@@ -326,22 +326,7 @@ impl Checker<'_> {
                 .with_help("add `domain <name>`, e.g. `domain 金融` (第十二条)"),
             ),
             Some(d) => {
-                if self.resolve(Ns::Domain, d) {
-                    if let Some(info) = m.domains.get(&d.text) {
-                        if !info.priority {
-                            self.push(
-                                Diagnostic::new(
-                                    Code::NonPriorityDomain,
-                                    self.file,
-                                    d.span,
-                                    format!("domain `{}` is not a priority domain", d.text),
-                                )
-                                .with_label("not among the priority domains")
-                                .with_help("Art. 12 lists the domains that authorized operation supports first"),
-                            );
-                        }
-                    }
-                }
+                self.resolve(Ns::Domain, d);
             }
         }
         if s.purpose.is_none() {
@@ -358,8 +343,8 @@ impl Checker<'_> {
                 ),
             );
         }
-        match &s.term {
-            None => self.push(
+        if s.term.is_none() {
+            self.push(
                 Diagnostic::new(
                     Code::Incomplete,
                     self.file,
@@ -370,50 +355,18 @@ impl Checker<'_> {
                 .with_help(
                     "add `term <first day> .. <last day>`, at most `limits.max_term` long (第八条)",
                 ),
-            ),
-            Some(t) if !t.valid => {}
-            Some(t) => {
-                let (start, end) = (epoch_days(t.start), epoch_days(t.end));
-                if end < start {
-                    self.push(
-                        Diagnostic::new(
-                            Code::TermInverted,
-                            self.file,
-                            t.span,
-                            "term ends before it starts",
-                        )
-                        .with_label("the last day is before the first")
-                        .with_help("write the first day, then `..`, then the last day"),
-                    );
-                } else {
-                    let max = calendar_term_end(t.start, m.limits.max_term);
-                    // A `max_term` that is not positive is reported where it is written
-                    // (CH0002); measuring every term against it would only add noise.
-                    if m.limits.max_term.amount > 0 && end > max {
-                        let d = m.limits.max_term;
-                        let unit = match d.unit {
-                            DurationUnit::Days => "days",
-                            DurationUnit::Months => "months",
-                            DurationUnit::Years => "years",
-                        };
-                        let last = crate::sema::expr::civil_from_days(max);
-                        self.push(
-                            Diagnostic::new(
-                                Code::TermTooLong,
-                                self.file,
-                                t.span,
-                                format!("term of scenario `{}` is longer than {}", s.name.text, plural(d.amount, unit.trim_end_matches('s'), "")),
-                            )
-                            .with_label(plural(end.saturating_sub(max), "day", "after the limit"))
-                            .with_help(format!(
-                                "the term may last until {:04}-{:02}-{:02} at the latest (`limits.max_term`)",
-                                last.year, last.month, last.day
-                            )),
-                        );
-                    }
-                }
-            }
+            );
         }
+        let view = crate::lints::ScenarioView {
+            file: self.file,
+            model: m,
+            scenario: s,
+            domain: s
+                .domain
+                .as_ref()
+                .and_then(|d| Some((d, m.domains.get(&d.text)?))),
+        };
+        crate::lints::check_scenario(&view, &mut self.diags);
         for r in &s.requires {
             self.condition(&r.cond, Scope::Developer);
         }
@@ -1089,12 +1042,6 @@ impl Checker<'_> {
             }
         }
     }
-}
-
-/// `1 day after`, `3 days after`.
-fn plural(n: i64, unit: &str, rest: &str) -> String {
-    let s = if n == 1 { "" } else { "s" };
-    format!("{n} {unit}{s} {rest}").trim_end().to_string()
 }
 
 fn declare_hint(ns: Ns) -> &'static str {
