@@ -4,15 +4,51 @@
 
 use crate::diagnostics::{CodeInfo, Diagnostic, FileId};
 use crate::sema::model::{DatasetInfo, DomainInfo, FieldInfo, Model, RuleKind};
-use crate::syntax::ast::{Name, Scenario, Span, Use};
+use crate::syntax::ast::{Expr, LimitStmt, Name, Scenario, Span, Trigger, Use};
 
 pub mod consent_required;
 pub mod forbidden_action;
 pub mod grade_disallows;
+pub mod limit_exceeds_regulation;
+pub mod missing_measures;
+pub mod never_holds;
 pub mod non_priority_domain;
 pub mod term_inverted;
 pub mod term_too_long;
 pub mod wildcard_fields;
+
+/// What a lint over an exit, suspend or notice rule sees.
+pub struct TriggerView<'a> {
+    /// The file the rule is in.
+    pub file: FileId,
+    /// The bundle's model.
+    pub model: &'a Model,
+    /// The rule as written.
+    pub trigger: &'a Trigger,
+}
+
+/// What a lint over one statement of `limits` sees (a key set twice is reported as a
+/// duplicate and not linted again).
+pub struct LimitView<'a> {
+    /// The file the statement is in.
+    pub file: FileId,
+    /// The bundle's model.
+    pub model: &'a Model,
+    /// The statement as written.
+    pub stmt: &'a LimitStmt,
+}
+
+/// What a lint over a condition sees: a condition (of a rule, a requirement or a
+/// classification arm) that the checker
+/// has typed as `bool` (ill-typed conditions are reported as such and not linted).
+pub struct ConditionView<'a> {
+    /// The file the condition is in.
+    pub file: FileId,
+    /// The bundle's model.
+    pub model: &'a Model,
+    /// The condition.
+    pub expr: &'a Expr,
+}
 
 /// What a lint over a scenario sees: the scenario as written and its domain as the
 /// checker resolved it.
@@ -63,6 +99,12 @@ pub trait Rule: Sync {
     fn check_use(&self, _cx: &UseView<'_>, _out: &mut Vec<Diagnostic>) {}
     /// Its diagnostics for one scenario, in the order they are reported.
     fn check_scenario(&self, _cx: &ScenarioView<'_>, _out: &mut Vec<Diagnostic>) {}
+    /// Its diagnostics for one exit, suspend or notice rule.
+    fn check_trigger(&self, _cx: &TriggerView<'_>, _out: &mut Vec<Diagnostic>) {}
+    /// Its diagnostics for one statement of `limits`.
+    fn check_limit(&self, _cx: &LimitView<'_>, _out: &mut Vec<Diagnostic>) {}
+    /// Its diagnostics for one well-typed condition.
+    fn check_condition(&self, _cx: &ConditionView<'_>, _out: &mut Vec<Diagnostic>) {}
 }
 
 /// Every lint, in the order they run.
@@ -74,12 +116,36 @@ pub static RULES: &[&dyn Rule] = &[
     &non_priority_domain::NonPriorityDomain,
     &term_inverted::TermInverted,
     &term_too_long::TermTooLong,
+    &missing_measures::MissingMeasures,
+    &never_holds::NeverHolds,
+    &limit_exceeds_regulation::LimitExceedsRegulation,
 ];
 
 /// Runs every lint over a `use` line.
 pub fn check_use(cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
     for rule in RULES {
         rule.check_use(cx, out);
+    }
+}
+
+/// Runs every lint over an exit, suspend or notice rule.
+pub fn check_trigger(cx: &TriggerView<'_>, out: &mut Vec<Diagnostic>) {
+    for rule in RULES {
+        rule.check_trigger(cx, out);
+    }
+}
+
+/// Runs every lint over one statement of `limits`.
+pub fn check_limit(cx: &LimitView<'_>, out: &mut Vec<Diagnostic>) {
+    for rule in RULES {
+        rule.check_limit(cx, out);
+    }
+}
+
+/// Runs every lint over a well-typed condition.
+pub fn check_condition(cx: &ConditionView<'_>, out: &mut Vec<Diagnostic>) {
+    for rule in RULES {
+        rule.check_condition(cx, out);
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostics::{Code, Diagnostic, FileId};
-use crate::sema::expr::{calendar_term_end, never_holds, Ty, Val};
+use crate::sema::expr::{Ty, Val};
 use crate::sema::model::{
     declared_names, fact_type, DatasetInfo, FieldInfo, Loc, Model, Ns, RuleKind,
 };
@@ -461,32 +461,12 @@ impl Checker<'_> {
         for mname in &t.measures {
             self.resolve(Ns::Measure, mname);
         }
-        if t.kind != TriggerKind::Notice && t.measures.is_empty() {
-            let article = if t.kind == TriggerKind::Exit {
-                "第三十二条"
-            } else {
-                "第三十条"
-            };
-            self.push(
-                Diagnostic::new(
-                    Code::MissingMeasures,
-                    self.file,
-                    t.name.span,
-                    format!(
-                        "{} rule `{}` names no measures",
-                        t.kind.keyword(),
-                        t.name.text
-                    ),
-                )
-                .with_label("no `measures` statement")
-                .with_help(if t.kind == TriggerKind::Exit {
-                    "say what must be done: `measures terminate, revoke, delist, destroy`"
-                } else {
-                    "say what must be done: `measures suspend, rectify`"
-                })
-                .with_article(Some(article.to_string())),
-            );
-        }
+        let view = crate::lints::TriggerView {
+            file: self.file,
+            model: self.model,
+            trigger: t,
+        };
+        crate::lints::check_trigger(&view, &mut self.diags);
     }
 
     fn limits(&mut self, ls: &[LimitStmt]) {
@@ -507,29 +487,12 @@ impl Checker<'_> {
                 continue;
             }
             seen.insert(l.key.text.as_str(), l.key.span);
-            if l.key.text == "max_term" {
-                let start = Date {
-                    year: 2000,
-                    month: 1,
-                    day: 1,
-                };
-                let three = Duration {
-                    amount: 3,
-                    unit: DurationUnit::Years,
-                };
-                if calendar_term_end(start, l.value) > calendar_term_end(start, three) {
-                    self.push(
-                        Diagnostic::new(
-                            Code::LimitExceedsRegulation,
-                            self.file,
-                            l.span,
-                            "`max_term` is longer than the regulation's 3 years",
-                        )
-                        .with_label("more than 3 years")
-                        .with_help("授权运营期限一般不超过3年: set `max_term` to 3 years or less"),
-                    );
-                }
-            }
+            let view = crate::lints::LimitView {
+                file: self.file,
+                model: self.model,
+                stmt: l,
+            };
+            crate::lints::check_limit(&view, &mut self.diags);
             if l.value.amount <= 0 {
                 self.push(
                     Diagnostic::new(
@@ -794,24 +757,13 @@ impl Checker<'_> {
             );
             return;
         }
-        let model = self.model;
-        let constants = |p: &str| model.limit_value(p);
-        let non_negative = |p: &str| {
-            p.strip_prefix("developer.")
-                .and_then(|f| model.facts.get(f))
-                .is_some_and(|f| f.ty == Ty::Nat)
-        };
-        if ty == Ty::Bool && never_holds(e, &constants, &non_negative) {
-            self.push(
-                Diagnostic::new(
-                    Code::NeverHolds,
-                    self.file,
-                    e.span,
-                    "condition can never hold",
-                )
-                .with_label("always false")
-                .with_help("this rule never applies; check the comparisons"),
-            );
+        if ty == Ty::Bool {
+            let view = crate::lints::ConditionView {
+                file: self.file,
+                model: self.model,
+                expr: e,
+            };
+            crate::lints::check_condition(&view, &mut self.diags);
         }
     }
 
