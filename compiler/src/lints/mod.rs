@@ -4,10 +4,14 @@
 
 use crate::diagnostics::{CodeInfo, Diagnostic, FileId};
 use crate::sema::model::{DatasetInfo, DomainInfo, FieldInfo, Model, RuleKind};
-use crate::syntax::ast::{Expr, LimitStmt, Name, Scenario, Span, Trigger, Use};
+use crate::syntax::ast::{
+    Expr, FieldDecl, GradeEntry, LimitStmt, Name, Scenario, Span, Trigger, Use,
+};
 
 pub mod consent_required;
 pub mod forbidden_action;
+pub mod grade_allows_nothing;
+pub mod grade_below_classification;
 pub mod grade_disallows;
 pub mod limit_exceeds_regulation;
 pub mod missing_measures;
@@ -16,6 +20,32 @@ pub mod non_priority_domain;
 pub mod term_inverted;
 pub mod term_too_long;
 pub mod wildcard_fields;
+
+/// What a lint over the bundle's grades sees: the entries of its (first) `grades`
+/// block; a second block is reported as a duplicate and not linted.
+pub struct GradesView<'a> {
+    /// The file the block is in.
+    pub file: FileId,
+    /// The bundle's model.
+    pub model: &'a Model,
+    /// The grades, as written.
+    pub entries: &'a [GradeEntry],
+}
+
+/// What a lint over a dataset's field sees: the field as written, as the model has
+/// it (its classification), and its explicit grade if that resolved.
+pub struct FieldView<'a> {
+    /// The file the field is in.
+    pub file: FileId,
+    /// The bundle's model.
+    pub model: &'a Model,
+    /// The field as written.
+    pub field: &'a FieldDecl,
+    /// The field in the model.
+    pub info: &'a FieldInfo,
+    /// The index of its explicit grade, if it has one that resolved.
+    pub explicit: Option<usize>,
+}
 
 /// What a lint over an exit, suspend or notice rule sees.
 pub struct TriggerView<'a> {
@@ -99,6 +129,10 @@ pub trait Rule: Sync {
     fn check_use(&self, _cx: &UseView<'_>, _out: &mut Vec<Diagnostic>) {}
     /// Its diagnostics for one scenario, in the order they are reported.
     fn check_scenario(&self, _cx: &ScenarioView<'_>, _out: &mut Vec<Diagnostic>) {}
+    /// Its diagnostics for the bundle's grades.
+    fn check_grades(&self, _cx: &GradesView<'_>, _out: &mut Vec<Diagnostic>) {}
+    /// Its diagnostics for one field of a dataset.
+    fn check_field(&self, _cx: &FieldView<'_>, _out: &mut Vec<Diagnostic>) {}
     /// Its diagnostics for one exit, suspend or notice rule.
     fn check_trigger(&self, _cx: &TriggerView<'_>, _out: &mut Vec<Diagnostic>) {}
     /// Its diagnostics for one statement of `limits`.
@@ -119,12 +153,28 @@ pub static RULES: &[&dyn Rule] = &[
     &missing_measures::MissingMeasures,
     &never_holds::NeverHolds,
     &limit_exceeds_regulation::LimitExceedsRegulation,
+    &grade_below_classification::GradeBelowClassification,
+    &grade_allows_nothing::GradeAllowsNothing,
 ];
 
 /// Runs every lint over a `use` line.
 pub fn check_use(cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
     for rule in RULES {
         rule.check_use(cx, out);
+    }
+}
+
+/// Runs every lint over the bundle's grades.
+pub fn check_grades(cx: &GradesView<'_>, out: &mut Vec<Diagnostic>) {
+    for rule in RULES {
+        rule.check_grades(cx, out);
+    }
+}
+
+/// Runs every lint over a field of a dataset.
+pub fn check_field(cx: &FieldView<'_>, out: &mut Vec<Diagnostic>) {
+    for rule in RULES {
+        rule.check_field(cx, out);
     }
 }
 

@@ -174,22 +174,13 @@ impl Checker<'_> {
                     .is_some_and(|loc| {
                         loc.file == self.file && self.model.grades.iter().any(|g| g.loc == *loc)
                     });
-                for e in entries.iter().filter(|_| first_block) {
-                    if !self.model.grade_rules.contains_key(&e.name.text) {
-                        self.push(
-                            Diagnostic::new(
-                                Code::GradeAllowsNothing,
-                                self.file,
-                                e.name.span,
-                                format!("grade `{}` allows no action", e.name.text),
-                            )
-                            .with_label("no `grade … allows` rule for this grade")
-                            .with_help(format!(
-                                "add `grade {} allows …` or its fields can never be used",
-                                e.name.text
-                            )),
-                        );
-                    }
+                if first_block {
+                    let view = crate::lints::GradesView {
+                        file: self.file,
+                        model: self.model,
+                        entries,
+                    };
+                    crate::lints::check_grades(&view, &mut self.diags);
                 }
             }
             ItemKind::GradeRule(r) => {
@@ -282,22 +273,16 @@ impl Checker<'_> {
                 .grade
                 .as_ref()
                 .and_then(|g| self.model.grade_index(&g.text));
-            match (fi.classified, explicit) {
-                (Some(c), Some(e)) if e < c => {
-                    let cname = self.model.grades.get(c).map(|g| g.name.clone()).unwrap_or_default();
-                    let span = f.grade.as_ref().map_or(f.name.span, |g| g.span);
-                    self.push(
-                        Diagnostic::new(
-                            Code::GradeBelowClassification,
-                            self.file,
-                            span,
-                            format!("field `{}` is graded below its classification `{cname}`", f.name.text),
-                        )
-                        .with_label(format!("classification gives `{cname}`"))
-                        .with_help("a field's grade is the highest of all classification rules that match it; remove the explicit grade or raise it"),
-                    );
-                }
-                (None, None) => self.push(
+            let view = crate::lints::FieldView {
+                file: self.file,
+                model: self.model,
+                field: f,
+                info: fi,
+                explicit,
+            };
+            crate::lints::check_field(&view, &mut self.diags);
+            if fi.classified.is_none() && explicit.is_none() {
+                self.push(
                     Diagnostic::new(
                         Code::Incomplete,
                         self.file,
@@ -306,8 +291,7 @@ impl Checker<'_> {
                     )
                     .with_label("no classification rule matches it")
                     .with_help("add `otherwise <grade>` to `classify field` or `grade <grade>` to the field"),
-                ),
-                _ => {}
+                );
             }
         }
     }
