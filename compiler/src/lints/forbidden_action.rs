@@ -29,7 +29,6 @@ impl Rule for ForbiddenAction {
         for a in &cx.actions {
             for (rname, r) in &cx.model.rules {
                 if r.kind == RuleKind::Forbid && r.unconditional && r.actions.contains(&a.text) {
-                    let is_raw = a.text == "export_raw";
                     let title = r.title.clone().unwrap_or_else(|| rname.clone());
                     let mut d = Diagnostic::new(
                         Code::ForbiddenAction,
@@ -38,10 +37,13 @@ impl Rule for ForbiddenAction {
                         format!("scope grants `{}`, which `{rname}` always forbids", a.text),
                     )
                     .with_label(format!("forbidden by `{rname}`: {title}"))
-                    .with_help(if is_raw {
-                        "raw data never leaves the domain; use `privacy_compute`, `sandbox_model`, `statistics` or `verify`".to_string()
-                    } else {
-                        format!("remove `{}` from the scope", a.text)
+                    .with_help(match instead(cx).as_slice() {
+                        [] => format!("remove `{}` from the scope", a.text),
+                        ok => format!(
+                            "remove `{}`; the grades of these fields allow `{}`",
+                            a.text,
+                            ok.join("`, `")
+                        ),
                     });
                     // The article is the forbidding rule's own, or none.
                     d.article = r.article.clone();
@@ -53,6 +55,28 @@ impl Rule for ForbiddenAction {
             }
         }
     }
+}
+
+/// What the scope could grant instead: the actions every field of the scope's grade
+/// allows and no rule always forbids, in the order the first grade lists them. Read
+/// from the bundle's own rules (for the prelude: `export_raw` is forbidden, so the help
+/// names the in-domain actions), not from any action's name.
+fn instead<'a>(cx: &UseView<'a>) -> Vec<&'a str> {
+    let mut grades = cx.fields.iter().filter_map(|(f, _)| f.grade);
+    let Some(first) = grades.next() else {
+        return Vec::new();
+    };
+    let rest: Vec<usize> = grades.collect();
+    cx.model
+        .allowed_by_grade(first)
+        .iter()
+        .map(String::as_str)
+        .filter(|a| {
+            rest.iter()
+                .all(|g| cx.model.allowed_by_grade(*g).iter().any(|x| x == a))
+        })
+        .filter(|a| !cx.is_forbidden_always(a))
+        .collect()
 }
 
 /// The edit that removes `item` from a comma-separated list, with its comma;
