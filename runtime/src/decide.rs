@@ -115,19 +115,11 @@ pub(crate) fn resolve<'s>(
     req: &Request,
 ) -> (Option<Resolved<'s>>, Vec<DecisionError>, i64) {
     let mut errors = Vec::new();
-    // An empty id names nobody: with inline facts it would otherwise be decided.
-    for (name, value) in [
-        ("developer", &req.developer),
-        ("action", &req.action),
-        ("dataset", &req.dataset),
-        ("scenario", &req.scenario),
-    ] {
-        if value.trim().is_empty() {
-            errors.push(DecisionError::new(
-                ErrorCode::InvalidRequest,
-                format!("`{name}` is empty"),
-            ));
-        }
+    for name in req.empty_ids() {
+        errors.push(DecisionError::new(
+            ErrorCode::InvalidRequest,
+            format!("`{name}` is empty"),
+        ));
     }
     let offset = snap.catalog.utc_offset_minutes;
     let day = match &req.at {

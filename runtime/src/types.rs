@@ -111,6 +111,23 @@ pub struct Request {
     pub facts: Option<RequestFacts>,
 }
 
+impl Request {
+    /// The names of the ids that are empty or blank, in a fixed order. An empty id
+    /// names nobody: with inline facts it would otherwise be decided, so the engine
+    /// and the server both refuse it.
+    pub fn empty_ids(&self) -> impl Iterator<Item = &'static str> + '_ {
+        [
+            ("developer", &self.developer),
+            ("action", &self.action),
+            ("dataset", &self.dataset),
+            ("scenario", &self.scenario),
+        ]
+        .into_iter()
+        .filter(|(_, value)| value.trim().is_empty())
+        .map(|(name, _)| name)
+    }
+}
+
 /// The data subject's authorization.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]

@@ -150,18 +150,11 @@ pub(super) fn check_request_body(
     prefix: &str,
     max_fields: usize,
 ) -> Result<(), ApiError> {
-    for (name, value) in [
-        ("developer", &req.developer),
-        ("action", &req.action),
-        ("dataset", &req.dataset),
-        ("scenario", &req.scenario),
-    ] {
-        if value.trim().is_empty() {
-            return Err(ApiError::invalid(
-                format!("{prefix}{name}"),
-                format!("`{name}` is empty: name one"),
-            ));
-        }
+    if let Some(name) = req.empty_ids().next() {
+        return Err(ApiError::invalid(
+            format!("{prefix}{name}"),
+            format!("`{name}` is empty: name one"),
+        ));
     }
     if req.fields.len() > max_fields {
         return Err(ApiError::invalid(
