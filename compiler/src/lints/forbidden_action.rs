@@ -3,7 +3,6 @@
 
 use crate::diagnostics::{Code, CodeInfo, Diagnostic, Severity};
 use crate::lints::{Rule, UseView};
-use crate::sema::model::RuleKind;
 use crate::syntax::ast::{Name, Span};
 
 /// Its entry in `CODES`.
@@ -27,31 +26,29 @@ impl Rule for ForbiddenAction {
 
     fn check_use(&self, cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
         for a in &cx.actions {
-            for (rname, r) in &cx.model.rules {
-                if r.kind == RuleKind::Forbid && r.unconditional && r.actions.contains(&a.text) {
-                    let title = r.title.clone().unwrap_or_else(|| rname.clone());
-                    let mut d = Diagnostic::new(
-                        Code::ForbiddenAction,
-                        cx.file,
-                        a.span,
-                        format!("scope grants `{}`, which `{rname}` always forbids", a.text),
-                    )
-                    .with_label(format!("forbidden by `{rname}`: {title}"))
-                    .with_help(match instead(cx).as_slice() {
-                        [] => format!("remove `{}` from the scope", a.text),
-                        ok => format!(
-                            "remove `{}`; the grades of these fields allow `{}`",
-                            a.text,
-                            ok.join("`, `")
-                        ),
-                    });
-                    // The article is the forbidding rule's own, or none.
-                    d.article = r.article.clone();
-                    if let Some(fix) = remove_from_list(&cx.line.actions, a) {
-                        d = d.with_fix(format!("remove `{}`", a.text), fix.0, fix.1);
-                    }
-                    out.push(d);
+            for (rname, r) in cx.model.forbidding_always(&a.text) {
+                let title = r.title.clone().unwrap_or_else(|| rname.clone());
+                let mut d = Diagnostic::new(
+                    Code::ForbiddenAction,
+                    cx.file,
+                    a.span,
+                    format!("scope grants `{}`, which `{rname}` always forbids", a.text),
+                )
+                .with_label(format!("forbidden by `{rname}`: {title}"))
+                .with_help(match instead(cx).as_slice() {
+                    [] => format!("remove `{}` from the scope", a.text),
+                    ok => format!(
+                        "remove `{}`; the grades of these fields allow `{}`",
+                        a.text,
+                        ok.join("`, `")
+                    ),
+                });
+                // The article is the forbidding rule's own, or none.
+                d.article = r.article.clone();
+                if let Some(fix) = remove_from_list(&cx.line.actions, a) {
+                    d = d.with_fix(format!("remove `{}`", a.text), fix.0, fix.1);
                 }
+                out.push(d);
             }
         }
     }
@@ -75,7 +72,7 @@ fn instead<'a>(cx: &UseView<'a>) -> Vec<&'a str> {
             rest.iter()
                 .all(|g| cx.model.allowed_by_grade(*g).iter().any(|x| x == a))
         })
-        .filter(|a| !cx.is_forbidden_always(a))
+        .filter(|a| !cx.model.is_forbidden_always(a))
         .collect()
 }
 

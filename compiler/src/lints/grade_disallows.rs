@@ -35,7 +35,7 @@ impl Rule for GradeDisallows {
                 .iter()
                 .map(|a| a.text.as_str())
                 .filter(|a| !allowed.iter().any(|x| x == a))
-                .filter(|a| !cx.is_forbidden_always(a))
+                .filter(|a| !cx.model.is_forbidden_always(a))
                 .collect();
             if !bad.is_empty() {
                 let article = m.grade_rules.get(&gname).and_then(|r| r.article.clone());

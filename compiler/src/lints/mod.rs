@@ -3,7 +3,7 @@
 //! hands them (a `use` line, a scenario); they never resolve names themselves.
 
 use crate::diagnostics::{CodeInfo, Diagnostic, FileId};
-use crate::sema::model::{DatasetInfo, DomainInfo, FieldInfo, Model, RuleKind};
+use crate::sema::model::{DatasetInfo, DomainInfo, FieldInfo, Model};
 use crate::syntax::ast::{
     Expr, FieldDecl, GradeEntry, LimitStmt, Name, Scenario, Span, Trigger, Use,
 };
@@ -111,15 +111,6 @@ pub struct UseView<'a> {
     pub fields: Vec<(&'a FieldInfo, Span)>,
 }
 
-impl UseView<'_> {
-    /// Whether an unconditional forbid rule names `action`.
-    pub fn is_forbidden_always(&self, action: &str) -> bool {
-        self.model.rules.values().any(|r| {
-            r.kind == RuleKind::Forbid && r.unconditional && r.actions.iter().any(|a| a == action)
-        })
-    }
-}
-
 /// One lint of the regulation: its facts, and a check for each kind of node it
 /// looks at (the others are left empty).
 pub trait Rule: Sync {
@@ -157,52 +148,11 @@ pub static RULES: &[&dyn Rule] = &[
     &grade_allows_nothing::GradeAllowsNothing,
 ];
 
-/// Runs every lint over a `use` line.
-pub fn check_use(cx: &UseView<'_>, out: &mut Vec<Diagnostic>) {
+/// Runs `check` with every lint, in registry order: the checker calls it with the
+/// hook for the node at hand, e.g. `lints::run(|r| r.check_use(&view, out))`.
+pub fn run(mut check: impl FnMut(&dyn Rule)) {
     for rule in RULES {
-        rule.check_use(cx, out);
-    }
-}
-
-/// Runs every lint over the bundle's grades.
-pub fn check_grades(cx: &GradesView<'_>, out: &mut Vec<Diagnostic>) {
-    for rule in RULES {
-        rule.check_grades(cx, out);
-    }
-}
-
-/// Runs every lint over a field of a dataset.
-pub fn check_field(cx: &FieldView<'_>, out: &mut Vec<Diagnostic>) {
-    for rule in RULES {
-        rule.check_field(cx, out);
-    }
-}
-
-/// Runs every lint over an exit, suspend or notice rule.
-pub fn check_trigger(cx: &TriggerView<'_>, out: &mut Vec<Diagnostic>) {
-    for rule in RULES {
-        rule.check_trigger(cx, out);
-    }
-}
-
-/// Runs every lint over one statement of `limits`.
-pub fn check_limit(cx: &LimitView<'_>, out: &mut Vec<Diagnostic>) {
-    for rule in RULES {
-        rule.check_limit(cx, out);
-    }
-}
-
-/// Runs every lint over a well-typed condition.
-pub fn check_condition(cx: &ConditionView<'_>, out: &mut Vec<Diagnostic>) {
-    for rule in RULES {
-        rule.check_condition(cx, out);
-    }
-}
-
-/// Runs every lint over a scenario.
-pub fn check_scenario(cx: &ScenarioView<'_>, out: &mut Vec<Diagnostic>) {
-    for rule in RULES {
-        rule.check_scenario(cx, out);
+        check(*rule);
     }
 }
 

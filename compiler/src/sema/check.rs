@@ -180,7 +180,7 @@ impl Checker<'_> {
                         model: self.model,
                         entries,
                     };
-                    crate::lints::check_grades(&view, &mut self.diags);
+                    crate::lints::run(|r| r.check_grades(&view, &mut self.diags));
                 }
             }
             ItemKind::GradeRule(r) => {
@@ -280,7 +280,7 @@ impl Checker<'_> {
                 info: fi,
                 explicit,
             };
-            crate::lints::check_field(&view, &mut self.diags);
+            crate::lints::run(|r| r.check_field(&view, &mut self.diags));
             if fi.classified.is_none() && explicit.is_none() {
                 self.push(
                     Diagnostic::new(
@@ -350,7 +350,7 @@ impl Checker<'_> {
                 .as_ref()
                 .and_then(|d| Some((d, m.domains.get(&d.text)?))),
         };
-        crate::lints::check_scenario(&view, &mut self.diags);
+        crate::lints::run(|r| r.check_scenario(&view, &mut self.diags));
         for r in &s.requires {
             self.condition(&r.cond, Scope::Developer);
         }
@@ -398,7 +398,7 @@ impl Checker<'_> {
             dataset,
             fields,
         };
-        crate::lints::check_use(&view, &mut self.diags);
+        crate::lints::run(|r| r.check_use(&view, &mut self.diags));
     }
 
     /// The fields a `use` line names, each once with the span that names it;
@@ -450,7 +450,7 @@ impl Checker<'_> {
             model: self.model,
             trigger: t,
         };
-        crate::lints::check_trigger(&view, &mut self.diags);
+        crate::lints::run(|r| r.check_trigger(&view, &mut self.diags));
     }
 
     fn limits(&mut self, ls: &[LimitStmt]) {
@@ -476,7 +476,7 @@ impl Checker<'_> {
                 model: self.model,
                 stmt: l,
             };
-            crate::lints::check_limit(&view, &mut self.diags);
+            crate::lints::run(|r| r.check_limit(&view, &mut self.diags));
             if l.value.amount <= 0 {
                 self.push(
                     Diagnostic::new(
@@ -747,7 +747,7 @@ impl Checker<'_> {
                 model: self.model,
                 expr: e,
             };
-            crate::lints::check_condition(&view, &mut self.diags);
+            crate::lints::run(|r| r.check_condition(&view, &mut self.diags));
         }
     }
 

@@ -569,6 +569,22 @@ impl Model {
         self.grades.iter().position(|g| g.name == name)
     }
 
+    /// The unconditional `forbid` rules that name `action`, by name: an action they
+    /// name can never be granted.
+    pub fn forbidding_always<'m>(
+        &'m self,
+        action: &'m str,
+    ) -> impl Iterator<Item = (&'m String, &'m RuleInfo)> + 'm {
+        self.rules.iter().filter(move |(_, r)| {
+            r.kind == RuleKind::Forbid && r.unconditional && r.actions.iter().any(|a| a == action)
+        })
+    }
+
+    /// Whether an unconditional `forbid` rule names `action`.
+    pub fn is_forbidden_always(&self, action: &str) -> bool {
+        self.forbidding_always(action).next().is_some()
+    }
+
     /// The actions a grade allows; empty when it has no rule.
     pub fn allowed_by_grade(&self, grade: usize) -> &[String] {
         self.grades
