@@ -191,6 +191,54 @@ fn the_committed_example_bundle_is_up_to_date() {
     );
 }
 
+/// `docs/diagnostics.md` is what `charter explain --all` generates from the codes'
+/// documentation, every example run through the compiler: a changed message, a new code or
+/// an example that no longer reports its code fails here.
+#[test]
+fn the_diagnostics_reference_is_generated() {
+    let out = charter().args(["explain", "--all"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "charter explain --all failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let committed =
+        std::fs::read_to_string(policies().join("../docs/diagnostics.md")).unwrap_or_default();
+    if generated != committed {
+        let first = generated
+            .lines()
+            .zip(committed.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(generated.lines().count().min(committed.lines().count()));
+        panic!(
+            "docs/diagnostics.md is stale (first difference on line {}): run \
+             `cargo run -p charter-cli -- explain --all > docs/diagnostics.md`",
+            first + 1
+        );
+    }
+}
+
+/// `charter explain CODE` prints one code's section with its example's output; an unknown
+/// code is a usage error.
+#[test]
+fn explain_prints_one_code() {
+    let out = charter()
+        .args(["explain", "consent-required"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("## CH0304 `consent-required`"), "{text}");
+    assert!(
+        text.contains("snippet.charter:5:41  error CH0304 consent-required"),
+        "{text}"
+    );
+    let out = charter().args(["explain", "CH9999"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown diagnostic code `CH9999`"));
+}
+
 #[test]
 fn build_writes_the_four_files() {
     let out_dir = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use charter_compiler::diagnostics::DiagnosticJson;
-use charter_compiler::{Compiler, Diagnostic, Severity, SourceText};
+use charter_compiler::{Compiler, Diagnostic, LoadError, Severity, SourceText};
 use serde::Serialize;
 
 use crate::annotate::CheckFormat;
@@ -27,6 +27,73 @@ fn load(dir: &Path) -> Result<Compiler, u8> {
     })
 }
 
+/// What `charter check` reports on the bundle in `dir`: the whole build, Cedar validation
+/// included, so that a bundle that checks clean is a bundle that builds.
+pub(crate) fn diagnose(dir: &Path) -> Result<(Compiler, Vec<Diagnostic>), LoadError> {
+    let c = Compiler::load_dir(dir)?;
+    let diags = match c.build() {
+        Ok((_, warnings)) => warnings,
+        Err(diags) => diags,
+    };
+    Ok((c, diags))
+}
+
+/// The document `--format json` prints.
+pub(crate) fn json_report(c: &Compiler, diags: &[Diagnostic]) -> serde_json::Result<String> {
+    let sources = c.sources();
+    let (errors, warnings, infos) = counts(diags);
+    let m = c.manifest();
+    serde_json::to_string_pretty(&Report {
+        bundle: &m.name,
+        version: &m.version,
+        errors,
+        warnings,
+        infos,
+        diagnostics: diags.iter().map(|d| d.to_json(&sources)).collect(),
+    })
+}
+
+/// Writes what the human format prints: each diagnostic as `render` draws it (miette's
+/// installed handler for the terminal, a fixed one for the generated docs), then the
+/// summary line.
+pub(crate) fn write_human(
+    out: &mut dyn Write,
+    c: &Compiler,
+    diags: &[Diagnostic],
+    render: &dyn Fn(miette::Report) -> String,
+) -> std::io::Result<()> {
+    let sources: Vec<SourceText> = c.sources();
+    let (errors, warnings, infos) = counts(diags);
+    for d in diags.iter().take(FULL_REPORTS) {
+        writeln!(out, "{}", render(d.to_report(&sources)))?;
+    }
+    // Past a few hundred, a full report each (source excerpt, labels, help) no
+    // longer helps a reader and costs seconds: like clang's error limit, but
+    // nothing is dropped; each further diagnostic gets one line.
+    if diags.len() > FULL_REPORTS {
+        writeln!(
+            out,
+            "{} more diagnostics, one line each (`--format json` gives every detail):",
+            diags.len() - FULL_REPORTS
+        )?;
+        for d in diags.iter().skip(FULL_REPORTS) {
+            let j = d.to_json(&sources);
+            writeln!(
+                out,
+                "{}:{}:{}: {} {} {}",
+                j.file, j.line, j.column, j.severity, j.code, j.message
+            )?;
+        }
+    }
+    let files = sources.len().saturating_sub(2);
+    writeln!(
+        out,
+        "checked {} ({} files): {errors} error(s), {warnings} warning(s), {infos} info",
+        c.manifest().name,
+        files
+    )
+}
+
 fn counts(diags: &[Diagnostic]) -> (usize, usize, usize) {
     let n = |s| diags.iter().filter(|d| d.severity == s).count();
     (n(Severity::Error), n(Severity::Warning), n(Severity::Info))
@@ -38,58 +105,18 @@ const FULL_REPORTS: usize = 200;
 
 /// Prints diagnostics in the chosen format.
 fn print(c: &Compiler, diags: &[Diagnostic], format: Format) {
-    let sources: Vec<SourceText> = c.sources();
-    let (errors, warnings, infos) = counts(diags);
     match format {
-        Format::Json => {
-            let m = c.manifest();
-            let report = Report {
-                bundle: &m.name,
-                version: &m.version,
-                errors,
-                warnings,
-                infos,
-                diagnostics: diags.iter().map(|d| d.to_json(&sources)).collect(),
-            };
-            match serde_json::to_string_pretty(&report) {
-                Ok(s) => println!("{s}"),
-                Err(e) => eprintln!("error: cannot print the report: {e}"),
-            }
-        }
+        Format::Json => match json_report(c, diags) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: cannot print the report: {e}"),
+        },
         Format::Human => {
             // Standard error is unbuffered and miette writes a report in many small
             // pieces: tens of thousands of reports cost a system call per piece unless
             // they go through one buffer.
             let mut err = std::io::BufWriter::new(std::io::stderr().lock());
             // A closed stderr is not worth failing the check for, hence `let _`.
-            for d in diags.iter().take(FULL_REPORTS) {
-                let _ = writeln!(err, "{:?}", d.to_report(&sources));
-            }
-            // Past a few hundred, a full report each (source excerpt, labels, help) no
-            // longer helps a reader and costs seconds: like clang's error limit, but
-            // nothing is dropped; each further diagnostic gets one line.
-            if diags.len() > FULL_REPORTS {
-                let _ = writeln!(
-                    err,
-                    "{} more diagnostics, one line each (`--format json` gives every detail):",
-                    diags.len() - FULL_REPORTS
-                );
-                for d in diags.iter().skip(FULL_REPORTS) {
-                    let j = d.to_json(&sources);
-                    let _ = writeln!(
-                        err,
-                        "{}:{}:{}: {} {} {}",
-                        j.file, j.line, j.column, j.severity, j.code, j.message
-                    );
-                }
-            }
-            let files = sources.len().saturating_sub(2);
-            let _ = writeln!(
-                err,
-                "checked {} ({} files): {errors} error(s), {warnings} warning(s), {infos} info",
-                c.manifest().name,
-                files
-            );
+            let _ = write_human(&mut err, c, diags, &|r| format!("{r:?}"));
             let _ = err.flush();
         }
     }
@@ -97,15 +124,12 @@ fn print(c: &Compiler, diags: &[Diagnostic], format: Format) {
 
 /// `charter check DIR`.
 pub fn check(dir: &Path, format: CheckFormat, deny_warnings: bool) -> u8 {
-    let c = match load(dir) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    // Check runs the whole build, Cedar validation included, so that a bundle that
-    // checks clean is a bundle that builds.
-    let diags = match c.build() {
-        Ok((_, warnings)) => warnings,
-        Err(diags) => diags,
+    let (c, diags) = match diagnose(dir) {
+        Ok(ok) => ok,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            return 2;
+        }
     };
     let (errors, warnings, infos) = counts(&diags);
     match format {

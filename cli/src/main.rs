@@ -9,6 +9,7 @@
 
 mod annotate;
 mod check;
+mod explain;
 mod fmt;
 mod loadgen;
 mod log_cmd;
@@ -53,6 +54,17 @@ enum Command {
         /// Fail on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+    },
+    /// Explain a diagnostic code: what it means, an example with its output, how to fix it.
+    ///
+    /// Without a code, lists the codes; `--all` prints the whole reference
+    /// (docs/diagnostics.md), every example run through the compiler.
+    Explain {
+        /// A code (`CH0301`) or its name (`forbidden-action`).
+        code: Option<String>,
+        /// Print the reference of every code.
+        #[arg(long, conflicts_with = "code")]
+        all: bool,
     },
     /// Compile a bundle to bundle.json, policies.cedar, schema.cedarschema and entities.json.
     Build {
@@ -203,6 +215,7 @@ fn main() -> ExitCode {
             format,
             deny_warnings,
         } => check::check(&dir, format, deny_warnings),
+        Command::Explain { code, all } => explain::explain(code.as_deref(), all),
         Command::Build { dir, out, format } => check::build(&dir, &out, format),
         Command::Lsp { stdio: _ } => charter_lsp::run(),
         Command::Decide {

@@ -104,6 +104,10 @@ pub struct CodeInfo {
     pub article: Option<&'static str>,
     /// One line on what it means.
     pub summary: &'static str,
+    /// Its documentation: markdown, Chinese first with English beside it, whose
+    /// `example` and `other` code blocks `charter explain` runs through the compiler
+    /// (see `docs/diagnostics.md`, generated from these).
+    pub doc: &'static str,
 }
 
 /// Every code, in order.
@@ -116,6 +120,7 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "the text does not follow the grammar",
+        doc: include_str!("diagnostics/syntax-error.md"),
     },
     CodeInfo {
         code: Code::InvalidLiteral,
@@ -125,6 +130,7 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "a date or number that does not exist",
+        doc: include_str!("diagnostics/invalid-literal.md"),
     },
     CodeInfo {
         code: Code::Manifest,
@@ -134,6 +140,7 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "charter.toml is missing or wrong",
+        doc: include_str!("diagnostics/manifest.md"),
     },
     CodeInfo {
         code: Code::NestingTooDeep,
@@ -143,6 +150,7 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "an expression nests `not`, parentheses, lists or `+`/`-` more than 32 levels deep",
+        doc: include_str!("diagnostics/nesting-too-deep.md"),
     },
     CodeInfo {
         code: Code::SkippedFile,
@@ -152,6 +160,7 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "a symbolic link or special file in the bundle folder was not read",
+        doc: include_str!("diagnostics/skipped-file.md"),
     },
     CodeInfo {
         code: Code::UnknownName,
@@ -161,6 +170,7 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "a name that is declared nowhere",
+        doc: include_str!("diagnostics/unknown-name.md"),
     },
     CodeInfo {
         code: Code::Duplicate,
@@ -170,6 +180,7 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "a name declared twice",
+        doc: include_str!("diagnostics/duplicate.md"),
     },
     CodeInfo {
         code: Code::TypeMismatch,
@@ -179,6 +190,7 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "an expression of the wrong type",
+        doc: include_str!("diagnostics/type-mismatch.md"),
     },
     CodeInfo {
         code: Code::Incomplete,
@@ -188,6 +200,7 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "a declaration lacks a part it needs",
+        doc: include_str!("diagnostics/incomplete.md"),
     },
     crate::lints::forbidden_action::INFO,
     crate::lints::term_too_long::INFO,
@@ -209,6 +222,7 @@ pub const CODES: &[CodeInfo] = &[
         configurable: true,
         article: None,
         summary: "a `charter-allow` comment suppresses nothing",
+        doc: include_str!("diagnostics/unused-suppression.md"),
     },
     CodeInfo {
         code: Code::InvalidSuppression,
@@ -218,6 +232,7 @@ pub const CODES: &[CodeInfo] = &[
         configurable: false,
         article: None,
         summary: "a `charter-allow` comment without a reason, or naming a code that does not exist or cannot be suppressed",
+        doc: include_str!("diagnostics/invalid-suppression.md"),
     },
     INTERNAL,
 ];
@@ -231,6 +246,7 @@ const INTERNAL: CodeInfo = CodeInfo {
     configurable: false,
     article: None,
     summary: "the compiled Cedar failed validation: a bug in Charter",
+    doc: include_str!("diagnostics/internal.md"),
 };
 
 impl Code {

@@ -14,6 +14,7 @@ pub const INFO: CodeInfo = CodeInfo {
     configurable: true,
     article: Some("第二十条"),
     summary: "personal information or trade secrets used without `requires consent`",
+    doc: include_str!("consent_required.md"),
 };
 
 /// The lint.

@@ -14,6 +14,7 @@ pub const INFO: CodeInfo = CodeInfo {
     configurable: true,
     article: Some("第四条"),
     summary: "a scope grants an action that a rule always forbids, such as export_raw",
+    doc: include_str!("forbidden_action.md"),
 };
 
 /// The lint.

@@ -13,6 +13,7 @@ pub const INFO: CodeInfo = CodeInfo {
     configurable: true,
     article: None,
     summary: "a grade has no `grade … allows` rule, so its fields can never be used",
+    doc: include_str!("grade_allows_nothing.md"),
 };
 
 /// The lint.

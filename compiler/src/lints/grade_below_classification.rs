@@ -14,6 +14,7 @@ pub const INFO: CodeInfo = CodeInfo {
     configurable: true,
     article: Some("第十四条"),
     summary: "an explicit grade is lower than the one classification gives",
+    doc: include_str!("grade_below_classification.md"),
 };
 
 /// The lint.

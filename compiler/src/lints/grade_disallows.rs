@@ -13,6 +13,7 @@ pub const INFO: CodeInfo = CodeInfo {
     configurable: true,
     article: Some("第十四条"),
     summary: "a scope grants an action that a field's grade does not allow",
+    doc: include_str!("grade_disallows.md"),
 };
 
 /// The lint.

@@ -15,6 +15,7 @@ pub const INFO: CodeInfo = CodeInfo {
     configurable: true,
     article: Some("第八条"),
     summary: "a limit is above what the regulation allows",
+    doc: include_str!("limit_exceeds_regulation.md"),
 };
 
 /// The lint.

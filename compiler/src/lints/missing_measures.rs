@@ -14,6 +14,7 @@ pub const INFO: CodeInfo = CodeInfo {
     configurable: true,
     article: Some("第三十二条"),
     summary: "an exit or suspend rule names no measures",
+    doc: include_str!("missing_measures.md"),
 };
 
 /// The lint.

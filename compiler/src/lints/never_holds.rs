@@ -14,6 +14,7 @@ pub const INFO: CodeInfo = CodeInfo {
     configurable: true,
     article: None,
     summary: "a condition can never hold",
+    doc: include_str!("never_holds.md"),
 };
 
 /// The lint.

@@ -13,6 +13,7 @@ pub const INFO: CodeInfo = CodeInfo {
     configurable: true,
     article: Some("第十二条"),
     summary: "a scenario's domain is not a priority domain",
+    doc: include_str!("non_priority_domain.md"),
 };
 
 /// The lint.

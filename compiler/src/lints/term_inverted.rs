@@ -13,6 +13,7 @@ pub const INFO: CodeInfo = CodeInfo {
     configurable: false,
     article: None,
     summary: "a term ends before it starts",
+    doc: include_str!("term_inverted.md"),
 };
 
 /// The lint.

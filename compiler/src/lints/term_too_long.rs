@@ -15,6 +15,7 @@ pub const INFO: CodeInfo = CodeInfo {
     configurable: true,
     article: Some("第八条"),
     summary: "a scenario's term is longer than limits.max_term",
+    doc: include_str!("term_too_long.md"),
 };
 
 /// The lint.

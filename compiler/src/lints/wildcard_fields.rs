@@ -14,6 +14,7 @@ pub const INFO: CodeInfo = CodeInfo {
     configurable: true,
     article: Some("第十五条"),
     summary: "a scope takes every field of a dataset instead of the minimum necessary",
+    doc: include_str!("wildcard_fields.md"),
 };
 
 /// The lint.
