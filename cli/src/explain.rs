@@ -495,22 +495,7 @@ fn example(s: &mut String, b: &Block, o: &Outcome) {
             d.file, d.line, d.column, d.severity, d.code, d.name
         );
         let _ = writeln!(out, "  message: {}", d.message);
-        if !d.label.is_empty() {
-            let _ = writeln!(out, "  label:   {}", d.label);
-        }
-        if let Some(h) = &d.help {
-            let _ = writeln!(out, "  help:    {h}");
-        }
-        if let Some(a) = &d.article {
-            let _ = writeln!(out, "  article: {a}");
-        }
-        for r in &d.related {
-            let _ = writeln!(
-                out,
-                "  related: {}:{}:{}  {}",
-                r.file, r.line, r.column, r.message
-            );
-        }
+        details(&mut out, "  ", &d, d.article.as_deref().map(Some));
     }
     s.push_str(&fence("text", &out));
 }
@@ -546,29 +531,33 @@ fn other(
             format!("{} ", d.code)
         };
         let _ = writeln!(text, "{comment} → {place} {code}{}", d.message);
-        if !d.label.is_empty() {
-            let _ = writeln!(text, "{comment}   label: {}", d.label);
-        }
-        if let Some(h) = &d.help {
-            let _ = writeln!(text, "{comment}   help: {h}");
-        }
-        for r in &d.related {
-            let _ = writeln!(
-                text,
-                "{comment}   related: {}:{}:{} {}",
-                r.file, r.line, r.column, r.message
-            );
-        }
-        if d.article.as_deref() != info.article {
-            let _ = writeln!(
-                text,
-                "{comment}   article: {}",
-                d.article.as_deref().unwrap_or("null")
-            );
-        }
+        // The article only where it is not its code's own, as for a bundle's rules.
+        let own = find(&d.code).and_then(|i| i.article);
+        let article = (d.article.as_deref() != own).then_some(d.article.as_deref());
+        details(&mut text, &format!("{comment}   "), &d, article);
     }
     s.push_str(&fence(lang, &text));
     Ok(())
+}
+
+/// A diagnostic's label, help, related places and (when given) article, a line each.
+fn details(out: &mut String, lead: &str, d: &DiagnosticJson, article: Option<Option<&str>>) {
+    if !d.label.is_empty() {
+        let _ = writeln!(out, "{lead}label:   {}", d.label);
+    }
+    if let Some(h) = &d.help {
+        let _ = writeln!(out, "{lead}help:    {h}");
+    }
+    if let Some(a) = article {
+        let _ = writeln!(out, "{lead}article: {}", a.unwrap_or("null"));
+    }
+    for r in &d.related {
+        let _ = writeln!(
+            out,
+            "{lead}related: {}:{}:{}  {}",
+            r.file, r.line, r.column, r.message
+        );
+    }
 }
 
 /// A report drawn as the terminal shows it without colour, 80 columns wide, so the page
