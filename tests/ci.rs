@@ -405,6 +405,7 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
         "card_type, line_no, board_station, alight_station, board_time",
         "*",
     );
+    std::fs::write(dir.path().join("dup.charter"), "action verify \"核验\"\n").unwrap();
     let out = run(&["check", "--format", "sarif"], dir.path());
     assert_eq!(out.status.code(), Some(1));
     let log: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -422,6 +423,17 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
         .as_str()
         .unwrap()
         .contains("第十五条"));
+    // The help links the code's section and carries its whole documentation, the
+    // example as a plain code block.
+    let help_uri = wildcard["helpUri"].as_str().unwrap();
+    assert!(
+        help_uri.ends_with("/docs/diagnostics.md#ch0305-wildcard-fields"),
+        "{help_uri}"
+    );
+    let markdown = wildcard["help"]["markdown"].as_str().unwrap();
+    assert!(markdown.contains("**修正。**"), "{markdown}");
+    assert!(markdown.contains("```charter\nscenario"), "{markdown}");
+    assert!(!markdown.contains("charter example"), "{markdown}");
     let results = run0["results"].as_array().unwrap();
     let r = results.iter().find(|r| r["ruleId"] == "CH0305").unwrap();
     assert_eq!(r["level"], "warning");
@@ -435,6 +447,14 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
     assert!(results
         .iter()
         .any(|r| r["ruleId"] == "CH0101" && r["level"] == "error"));
+    // A duplicate points at the first declaration, in another file, as a related location.
+    let dup = results.iter().find(|r| r["ruleId"] == "CH0102").unwrap();
+    let related = &dup["relatedLocations"][0];
+    assert_eq!(related["message"]["text"], "first declared here", "{dup}");
+    assert!(related["physicalLocation"]["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap()
+        .ends_with("prelude.charter"));
 
     // The clean bundle: a valid log with no result.
     let out = run(&["check", "--format", "sarif"], &policies());

@@ -64,7 +64,7 @@ fn level(s: Severity) -> &'static str {
 }
 
 fn rule(info: &CodeInfo) -> Value {
-    let anchor = format!("{}-{}", info.id.to_lowercase(), info.name);
+    let anchor = info.anchor();
     let article = info
         .article
         .map(|a| format!(" It enforces 《镇江市公共数据授权运营管理暂行办法》{a}."))
@@ -81,9 +81,14 @@ fn rule(info: &CodeInfo) -> Value {
         "{} ({}): {}.{article}{configurable} See docs/diagnostics.md#{anchor}.",
         info.id, info.name, info.summary
     );
+    // The whole documentation, as code scanning shows a rule's help beside its alert.
     let markdown = format!(
-        "**{}** `{}`: {}.{article}{configurable}\n\nSee [docs/diagnostics.md](docs/diagnostics.md#{anchor}).",
-        info.id, info.name, info.summary
+        "**{}** `{}`: {}.{article}{configurable}\n\n{}\nSee [docs/diagnostics.md]({}).",
+        info.id,
+        info.name,
+        info.summary,
+        info.doc_markdown(),
+        info.help_uri()
     );
     let properties = match info.article {
         Some(a) => json!({
@@ -99,6 +104,7 @@ fn rule(info: &CodeInfo) -> Value {
         "shortDescription": { "text": info.summary },
         "fullDescription": { "text": text },
         "help": { "text": text, "markdown": markdown },
+        "helpUri": info.help_uri(),
         "defaultConfiguration": { "level": level(info.severity) },
         "properties": properties,
     })

@@ -160,7 +160,7 @@ fn index() -> String {
 /// The page anchor of a code's section (`## CH0301 `forbidden-action``), as GitHub and
 /// most renderers derive it.
 fn anchor(i: &CodeInfo) -> String {
-    format!("{}-{}", i.id.to_ascii_lowercase(), i.name)
+    i.anchor()
 }
 
 /// The index by article: each article a code cites, with the codes citing it.

@@ -249,6 +249,58 @@ const INTERNAL: CodeInfo = CodeInfo {
     doc: include_str!("diagnostics/internal.md"),
 };
 
+/// Where the diagnostics reference (`docs/diagnostics.md`) is published: the
+/// repository's copy on its main branch. SARIF's `helpUri` and the language server's
+/// `codeDescription` link each code's section there.
+pub const DIAGNOSTICS_URL: &str = concat!(
+    env!("CARGO_PKG_REPOSITORY"),
+    "/blob/main/docs/diagnostics.md"
+);
+
+impl CodeInfo {
+    /// The anchor of the code's section in the reference (`ch0301-forbidden-action`).
+    pub fn anchor(&self) -> String {
+        format!("{}-{}", self.id.to_ascii_lowercase(), self.name)
+    }
+
+    /// The address of the code's section in the published reference.
+    pub fn help_uri(&self) -> String {
+        format!("{DIAGNOSTICS_URL}#{}", self.anchor())
+    }
+
+    /// Its documentation as plain markdown, for readers that do not run the examples
+    /// (SARIF's rule help, an editor): `example` and `other` blocks become ordinary code
+    /// blocks, each `other` under its title. The reference page, with every example's
+    /// output, is `charter explain`'s.
+    pub fn doc_markdown(&self) -> String {
+        let mut out = String::with_capacity(self.doc.len());
+        for line in self.doc.split_inclusive('\n') {
+            let Some(info) = line.trim_end().strip_prefix("```") else {
+                out.push_str(line);
+                continue;
+            };
+            let mut words = info.split_whitespace();
+            let lang = words.next().unwrap_or_default();
+            let lang = if lang == "link" { "sh" } else { lang };
+            match words.next() {
+                Some("example") => {
+                    out.push_str("**示例 / Example**\n\n");
+                }
+                Some("other") => {
+                    let title: Vec<&str> = words.filter(|w| *w != "standalone").collect();
+                    out.push_str(&format!("*{}*\n\n", title.join(" ")));
+                }
+                _ => {
+                    out.push_str(line);
+                    continue;
+                }
+            }
+            out.push_str(&format!("```{lang}\n"));
+        }
+        out
+    }
+}
+
 impl Code {
     /// Facts about this code.
     pub fn info(self) -> &'static CodeInfo {

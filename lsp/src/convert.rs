@@ -78,7 +78,14 @@ pub fn diagnostic(
             Severity::Info => lsp::DiagnosticSeverity::INFORMATION,
         }),
         code: Some(lsp::NumberOrString::String(d.code.id().to_string())),
-        code_description: None,
+        // The code's section of the reference, which editors link from the code.
+        code_description: d
+            .code
+            .info()
+            .help_uri()
+            .parse()
+            .ok()
+            .map(|href| lsp::CodeDescription { href }),
         source: Some(String::from("charter")),
         message,
         related_information: (!related.is_empty()).then_some(related),
@@ -139,4 +146,28 @@ pub fn semantic_tokens(
         col = pos.character;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charter_compiler::diagnostics::Code;
+    use charter_compiler::syntax::ast::Span;
+
+    #[test]
+    fn a_diagnostic_links_its_codes_section_of_the_reference() {
+        let d = Diagnostic::new(
+            Code::WildcardFields,
+            FileId::PRELUDE,
+            Span { start: 0, end: 1 },
+            "scope takes every field of `x`".to_string(),
+        );
+        let out = diagnostic(&d, lsp::Range::default(), Vec::new());
+        let href = out.code_description.map(|c| c.href.to_string());
+        assert!(
+            href.as_deref()
+                .is_some_and(|h| h.ends_with("/docs/diagnostics.md#ch0305-wildcard-fields")),
+            "{href:?}"
+        );
+    }
 }
