@@ -415,6 +415,7 @@ pub fn run(
                 work.bundle,
                 &charter_runtime::EngineOptions {
                     slice_cache: opts.slice_cache,
+                    ..Default::default()
                 },
             )
             .map_err(|e| e.to_string())?;

@@ -29,7 +29,14 @@ fn a_loaded_bundle_holds_its_scenarios_as_text_until_decisions_need_them() {
     let path = dir.join("bundle.json");
 
     let before = ALLOCATOR.allocated();
-    let engine = Engine::load_with(&path, &EngineOptions { slice_cache: 64 }).unwrap();
+    let engine = Engine::load_with(
+        &path,
+        &EngineOptions {
+            slice_cache: 64,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let held = ALLOCATOR.allocated().saturating_sub(before);
     let cache = engine.slice_cache();
     let per_scenario = held / SCENARIOS;

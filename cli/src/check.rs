@@ -161,7 +161,12 @@ pub fn check(dir: &Path, format: CheckFormat, deny_warnings: bool) -> u8 {
 }
 
 /// `charter build DIR --out OUT`.
-pub fn build(dir: &Path, out: &Path, format: Format) -> u8 {
+pub fn build(dir: &Path, out: &Path, format: Format, sign: Option<&Path>) -> u8 {
+    // The key first: a key that cannot be read fails before any work.
+    let key = match sign.map(crate::sign_cmd::signing_key).transpose() {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
     let c = match load(dir) {
         Ok(c) => c,
         Err(code) => return code,
@@ -194,6 +199,32 @@ pub fn build(dir: &Path, out: &Path, format: Format) -> u8 {
             return 2;
         }
     }
+    let sig_path = out.join(charter_sign::SIGNATURE_FILE);
+    let signed = match &key {
+        Some(key) => {
+            let m = &bundle.manifest;
+            match crate::sign_cmd::sign_built(dir, out, &m.name, &m.version, &m.hash, key) {
+                Ok(sig) => Some(sig.key_id),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            }
+        }
+        None => {
+            // A signature left by an earlier build would vouch for another bundle.
+            if std::fs::symlink_metadata(&sig_path).is_ok() {
+                if let Err(e) = std::fs::remove_file(&sig_path) {
+                    eprintln!(
+                        "error: cannot remove the stale `{}`: {e}",
+                        sig_path.display()
+                    );
+                    return 2;
+                }
+            }
+            None
+        }
+    };
     let decisions = bundle
         .policies
         .iter()
@@ -207,5 +238,8 @@ pub fn build(dir: &Path, out: &Path, format: Format) -> u8 {
         out.display(),
         bundle.manifest.hash
     );
+    if let Some(id) = signed {
+        eprintln!("signed by key {id} into {}", sig_path.display());
+    }
     0
 }

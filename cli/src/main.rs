@@ -15,6 +15,7 @@ mod loadgen;
 mod log_cmd;
 mod runtime_cmds;
 mod serve_cmd;
+mod sign_cmd;
 mod test_cmd;
 mod testing;
 
@@ -77,6 +78,27 @@ enum Command {
         /// Output format of diagnostics.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Sign the bundle with this private key (PEM): writes bundle.sig beside
+        /// bundle.json, over its content hash and provenance.
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
+    },
+    /// Make an Ed25519 key pair for signing bundles: NAME.key (private) and NAME.pub.
+    Keygen {
+        /// The folder to write the pair to (created when missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// The files' name.
+        #[arg(long, default_value = "charter-bundle")]
+        name: String,
+    },
+    /// Verify a built bundle's signature against trusted public keys; print its provenance.
+    Verify {
+        /// bundle.json, or the folder holding it.
+        bundle: PathBuf,
+        /// A trusted public key (PEM); repeat for several.
+        #[arg(long = "key", value_name = "PUB", required = true)]
+        keys: Vec<PathBuf>,
     },
     /// Run the language server (LSP over stdin and stdout), for editors.
     Lsp {
@@ -97,6 +119,9 @@ enum Command {
         /// Output format (default: human for a file, json lines for stdin).
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// A public key the bundle must be signed by (repeat for several).
+        #[arg(long = "verify-key", value_name = "PUB")]
+        verify_keys: Vec<PathBuf>,
     },
     /// Sweep developers for exit, suspend and notice rules, with their measures.
     Sweep {
@@ -216,14 +241,28 @@ fn main() -> ExitCode {
             deny_warnings,
         } => check::check(&dir, format, deny_warnings),
         Command::Explain { code, all } => explain::explain(code.as_deref(), all),
-        Command::Build { dir, out, format } => check::build(&dir, &out, format),
+        Command::Build {
+            dir,
+            out,
+            format,
+            sign,
+        } => check::build(&dir, &out, format, sign.as_deref()),
+        Command::Keygen { out, name } => sign_cmd::keygen(&out, &name),
+        Command::Verify { bundle, keys } => sign_cmd::verify(&bundle, &keys),
         Command::Lsp { stdio: _ } => charter_lsp::run(),
         Command::Decide {
             bundle,
             request,
             facts,
             format,
-        } => runtime_cmds::decide(&bundle, request.as_deref(), facts.as_deref(), format),
+            verify_keys,
+        } => runtime_cmds::decide(
+            &bundle,
+            request.as_deref(),
+            facts.as_deref(),
+            format,
+            &verify_keys,
+        ),
         Command::Sweep {
             bundle,
             facts,

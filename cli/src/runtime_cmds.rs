@@ -16,8 +16,12 @@ use charter_runtime::{
 
 use crate::Format;
 
-fn load(bundle: &Path, facts: Option<&Path>) -> Result<Engine, u8> {
-    let engine = Engine::load(bundle).map_err(|e| {
+fn load(bundle: &Path, facts: Option<&Path>, verify_keys: &[PathBuf]) -> Result<Engine, u8> {
+    let options = charter_runtime::EngineOptions {
+        verify_keys: crate::sign_cmd::read_verify_keys(verify_keys)?,
+        ..Default::default()
+    };
+    let engine = Engine::load_with(bundle, &options).map_err(|e| {
         eprintln!("{:?}", miette::Report::new(e));
         2
     })?;
@@ -36,8 +40,9 @@ pub fn decide(
     request: Option<&Path>,
     facts: Option<&Path>,
     format: Option<Format>,
+    verify_keys: &[PathBuf],
 ) -> u8 {
-    let engine = match load(bundle, facts) {
+    let engine = match load(bundle, facts, verify_keys) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -101,7 +106,7 @@ pub fn decide(
 
 /// `charter sweep`.
 pub fn sweep(bundle: &Path, facts: &Path, at: Option<&str>, format: Format) -> u8 {
-    let engine = match load(bundle, None) {
+    let engine = match load(bundle, None, &[]) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -203,6 +208,7 @@ pub fn bench(args: BenchArgs) -> u8 {
             b,
             &charter_runtime::EngineOptions {
                 slice_cache: args.slice_cache,
+                ..Default::default()
             },
         )
         .and_then(|loaded| {

@@ -107,6 +107,11 @@ pub struct ServeArgs {
     /// Async worker threads (default: one per core).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// A public key bundles must be signed by (repeat for several). With one, only a
+    /// signed bundle.json loads, at start and on every reload; the last good one keeps
+    /// serving when a reload is refused.
+    #[arg(long = "verify-key", value_name = "PUB")]
+    pub verify_keys: Vec<PathBuf>,
 }
 
 /// The log's default place: `decisions.db` in the folder that holds the bundle (the source
@@ -158,8 +163,13 @@ pub fn serve(args: ServeArgs) -> u8 {
         },
         None => None,
     };
+    let verify_keys = match crate::sign_cmd::read_verify_keys(&args.verify_keys) {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
     let options = charter_runtime::EngineOptions {
         slice_cache: args.slice_cache,
+        verify_keys,
     };
     let engine = match Engine::load_with(&args.bundle, &options) {
         Ok(e) => e,

@@ -19,7 +19,8 @@
 // error to report, never a panic. Tests may index (a panic there is a failed test).
 #![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
 
-pub mod keys;
+/// The log's keys are `charter-sign`'s, shared with bundle signatures.
+pub use charter_sign::keys;
 mod prune;
 mod query;
 mod seal;

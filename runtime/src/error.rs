@@ -61,6 +61,10 @@ pub enum LoadError {
         /// The first problem.
         message: String,
     },
+    /// The bundle's signature is missing or does not verify with a trusted key.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Signature(#[from] charter_sign::SignatureError),
     /// The folder is not a bundle.
     #[cfg(feature = "compile")]
     #[error(transparent)]

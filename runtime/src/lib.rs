@@ -52,6 +52,8 @@ use arc_swap::ArcSwap;
 use charter_bundle::CompiledBundle;
 #[cfg(feature = "compile")]
 use charter_compiler::{Compiler, Severity};
+use charter_sign::keys::VerifyingKey;
+use charter_sign::SignatureError;
 
 pub use bundle_file::{content_hash, read_bundle_file};
 pub use decide::{decision_id, Evaluation};
@@ -77,12 +79,18 @@ pub enum Source {
 pub struct EngineOptions {
     /// How many per-scenario policy sets stay parsed; see [`Engine::set_slice_cache`].
     pub slice_cache: usize,
+    /// The public keys a bundle must be signed by. When there is one or more, only a
+    /// built `bundle.json` with a `bundle.sig` beside it that one of them verifies is
+    /// loaded, at start and on every reload; a source folder, an unsigned, tampered or
+    /// unknown-signer bundle is refused (and on reload the running bundle keeps serving).
+    pub verify_keys: Vec<VerifyingKey>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             slice_cache: DEFAULT_SLICE_CACHE,
+            verify_keys: Vec::new(),
         }
     }
 }
@@ -158,6 +166,8 @@ pub(crate) struct Inner {
     reloading: Mutex<()>,
     /// How many per-scenario policy sets a snapshot keeps parsed.
     slice_cache: AtomicUsize,
+    /// The keys every bundle loaded must be signed by (none: signatures not checked).
+    verify_keys: Arc<[VerifyingKey]>,
 }
 
 /// The decision engine. Cheap to clone and share across threads: clones share the
@@ -218,18 +228,52 @@ pub fn compile_dir(dir: &Path) -> Result<CompiledBundle, LoadError> {
 ///
 /// Runs on a thread of its own with a [`reload::COMPILE_STACK`] stack, a panic caught:
 /// a hostile or broken source fails the load, it never takes the process down.
-fn load_snapshot(source: &Source, slice_cache: usize) -> Result<Snapshot, LoadError> {
+fn load_snapshot(
+    source: &Source,
+    slice_cache: usize,
+    verify_keys: &Arc<[VerifyingKey]>,
+) -> Result<Snapshot, LoadError> {
     let owned = source.clone();
-    reload::guarded(source, move || load_snapshot_here(&owned, slice_cache))
+    let keys = Arc::clone(verify_keys);
+    reload::guarded(source, move || {
+        load_snapshot_here(&owned, slice_cache, &keys)
+    })
 }
 
-fn load_snapshot_here(source: &Source, slice_cache: usize) -> Result<Snapshot, LoadError> {
+fn load_snapshot_here(
+    source: &Source,
+    slice_cache: usize,
+    verify_keys: &[VerifyingKey],
+) -> Result<Snapshot, LoadError> {
     match source {
+        // Only a built bundle can carry a signature: with keys, a source folder is
+        // refused rather than compiled unverified.
+        Source::Dir(d) if !verify_keys.is_empty() => {
+            Err(LoadError::Signature(SignatureError::Unsigned {
+                bundle: d.clone(),
+            }))
+        }
         #[cfg(feature = "compile")]
         Source::Dir(d) => Snapshot::build_checked(compile_dir(d)?, false, slice_cache),
         #[cfg(not(feature = "compile"))]
         Source::Dir(d) => Err(LoadError::NotCompiled { path: d.clone() }),
-        Source::BundleFile(f) => Snapshot::build_checked(read_bundle_file(f)?, true, slice_cache),
+        Source::BundleFile(f) => {
+            let bundle = read_bundle_file(f)?;
+            // `read_bundle_file` recomputed the content hash from the bytes and refused
+            // a mismatch with the manifest, so the manifest's hash is the bundle's own.
+            let signer = if verify_keys.is_empty() {
+                None
+            } else {
+                Some(charter_sign::verify_bundle(
+                    f,
+                    &bundle.manifest.hash,
+                    verify_keys,
+                )?)
+            };
+            let mut snap = Snapshot::build_checked(bundle, true, slice_cache)?;
+            snap.bundle.signer = signer;
+            Ok(snap)
+        }
     }
 }
 
@@ -260,6 +304,7 @@ impl Engine {
     fn with(snapshot: Snapshot, source: Option<Source>, options: &EngineOptions) -> Engine {
         Engine {
             inner: Arc::new(Inner {
+                verify_keys: options.verify_keys.clone().into(),
                 current: ArcSwap::from_pointee(snapshot),
                 facts: FactStore::new(),
                 source,
@@ -284,6 +329,9 @@ impl Engine {
         bundle: CompiledBundle,
         options: &EngineOptions,
     ) -> Result<Engine, LoadError> {
+        if !options.verify_keys.is_empty() {
+            return Err(unsigned_in_memory());
+        }
         let snap = Snapshot::build_checked(bundle, false, options.slice_cache)?;
         Ok(Self::with(snap, None, options))
     }
@@ -298,7 +346,8 @@ impl Engine {
     /// [`Engine::load`] with options.
     pub fn load_with(path: &Path, options: &EngineOptions) -> Result<Engine, LoadError> {
         let source = source_of(path);
-        let snap = load_snapshot(&source, options.slice_cache)?;
+        let keys: Arc<[VerifyingKey]> = options.verify_keys.clone().into();
+        let snap = load_snapshot(&source, options.slice_cache, &keys)?;
         Ok(Self::with(snap, Some(source), options))
     }
 
@@ -460,6 +509,9 @@ impl Engine {
 
     /// Swaps in a bundle built elsewhere.
     pub fn swap(&self, bundle: CompiledBundle) -> Result<ReloadEvent, LoadError> {
+        if !self.inner.verify_keys.is_empty() {
+            return Err(unsigned_in_memory());
+        }
         let snap = Snapshot::build_checked(bundle, true, self.inner.slice_cache())?;
         Ok(self.inner.install(snap))
     }
@@ -470,6 +522,14 @@ impl Engine {
         let source = self.inner.source.clone().ok_or(EngineError::NoSource)?;
         reload::watch(Arc::downgrade(&self.inner), source)
     }
+}
+
+/// A bundle handed over in memory has no signature file: an engine that verifies
+/// signatures refuses it.
+fn unsigned_in_memory() -> LoadError {
+    LoadError::Signature(SignatureError::Unsigned {
+        bundle: PathBuf::from("<bundle in memory>"),
+    })
 }
 
 impl Inner {
@@ -522,7 +582,7 @@ impl Inner {
         };
         // One reload at a time; decisions never wait on this.
         let _guard = self.reloading.lock();
-        match load_snapshot(source, self.slice_cache()) {
+        match load_snapshot(source, self.slice_cache(), &self.verify_keys) {
             Ok(snap) => self.install(snap),
             Err(e) => {
                 let error = e.to_string();

@@ -638,6 +638,7 @@ impl Snapshot {
                 name: bundle.manifest.name,
                 version: bundle.manifest.version,
                 hash: bundle.manifest.hash,
+                signer: None,
             },
             catalog: bundle.catalog,
             policy_count,

@@ -438,6 +438,10 @@ pub struct BundleRef {
     pub version: String,
     /// `sha256:<hex>` of the artifact.
     pub hash: String,
+    /// The id of the key whose signature the bundle was verified with, when the engine
+    /// verifies signatures (`--verify-key`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
 }
 
 /// The answer to a [`Request`].

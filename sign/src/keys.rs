@@ -24,7 +24,7 @@ pub enum KeyError {
     #[error("the key file `{}` does not exist", path.display())]
     #[diagnostic(
         code(charter::key::missing),
-        help("make a key pair with `charter log keygen --out DIR`")
+        help("make a key pair with `charter keygen --out DIR`")
     )]
     Missing {
         /// The file.
@@ -113,7 +113,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 /// A public key: checks signatures.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct VerifyingKey {
     inner: ed25519_dalek::VerifyingKey,
     id: String,
@@ -187,7 +187,7 @@ impl SigningKey {
                 expected: "a private key",
                 message: "it holds a public key".to_string(),
                 help: "signing needs the private key (the `.key` file of the pair); the `.pub` \
-                       file is for `charter log verify --key`"
+                       file is for verifying (`charter verify --key`, `charter log verify --key`)"
                     .to_string(),
             });
         }
@@ -197,7 +197,7 @@ impl SigningKey {
                 expected: "an Ed25519 private key in PEM (PKCS#8)",
                 message: e.to_string(),
                 help: "the file should begin with `-----BEGIN PRIVATE KEY-----`; make one with \
-                       `charter log keygen --out DIR` or `openssl genpkey -algorithm ed25519`"
+                       `charter keygen --out DIR` or `openssl genpkey -algorithm ed25519`"
                     .to_string(),
             })?;
         Ok((SigningKey::from_inner(inner), loose_permissions(path)))
@@ -245,7 +245,7 @@ impl VerifyingKey {
                 expected: "an Ed25519 public key in PEM",
                 message: e.to_string(),
                 help: "the file should begin with `-----BEGIN PUBLIC KEY-----` (the `.pub` file \
-                       that `charter log keygen` wrote)"
+                       that `charter keygen` wrote)"
                     .to_string(),
             }
         })?;
