@@ -64,6 +64,23 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The closest candidate to `name`, if one is close enough to be a likely typo: the
+/// workspace's one did-you-mean, for the compiler's names and the runtime's fact names.
+pub fn suggest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let len = name.chars().count();
+    let limit = match len {
+        0..=2 => 1,
+        3..=5 => 2,
+        _ => 3,
+    };
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(name, c), c))
+        .filter(|(d, _)| *d <= limit && *d > 0)
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
 /// What kind of rule a policy comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -237,6 +237,41 @@ pub(crate) fn developer(snap: &Snapshot, id: &str, facts: &Facts) -> Built {
     }))
 }
 
+/// A fact write the bundle cannot use: a name it does not declare, or a value of the
+/// wrong type. `fact` names it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FactWriteError {
+    /// The fact, as written.
+    pub fact: String,
+    /// What is wrong, Cedar style.
+    pub message: String,
+}
+
+/// Checks facts about to be stored against the bundle's declarations: every name must be
+/// a declared fact and every value of its type. Decisions ignore undeclared facts (a
+/// platform may know more than a bundle asks), but a write is where a typo such as
+/// `evaluation_scor` shows, before it leaves the fact it meant missing.
+pub(crate) fn check_write(snap: &Snapshot, facts: &Facts) -> Result<(), FactWriteError> {
+    for (name, value) in facts {
+        let Some(decl) = snap.facts.iter().find(|d| &d.name == name) else {
+            let hint = charter_bundle::suggest(name, snap.facts.iter().map(|d| d.name.as_str()));
+            return Err(FactWriteError {
+                fact: name.clone(),
+                message: match hint {
+                    Some(h) => format!("`{name}` is not a fact of the bundle; did you mean `{h}`?"),
+                    None => format!("`{name}` is not a fact of the bundle"),
+                },
+            });
+        };
+        convert(snap, &decl.ty, value).map_err(|why| FactWriteError {
+            fact: name.clone(),
+            message: format!("fact `{name}` must be {}: {why}", describe(&decl.ty)),
+        })?;
+    }
+    Ok(())
+}
+
 /// Builds the `Developer` entity from facts, checking each declared fact's presence and
 /// type. Facts the bundle does not declare are ignored: a platform may know more than
 /// a bundle asks.

@@ -58,7 +58,7 @@ use charter_sign::SignatureError;
 pub use bundle_file::{content_hash, read_bundle_file};
 pub use decide::{decision_id, Evaluation};
 pub use error::{EngineError, LoadError};
-pub use facts::{read_facts_file, FactStore, Facts};
+pub use facts::{read_facts_file, FactStore, FactWriteError, Facts};
 pub use reload::{Watcher, COMPILE_STACK, DEBOUNCE};
 pub use slices::{SliceCacheStats, DEFAULT_SLICE_CACHE};
 pub use types::*;
@@ -439,6 +439,12 @@ impl Engine {
     pub fn decide_with(&self, req: &Request, how: Evaluation) -> Decision {
         let snap = self.inner.current.load();
         decide::decide(&snap, &self.inner.facts, req, how)
+    }
+
+    /// Checks facts about to be stored (a write of the fact API, say) against the serving
+    /// bundle: every name a declared fact, every value of its type.
+    pub fn check_facts(&self, facts: &Facts) -> Result<(), FactWriteError> {
+        facts::check_write(&self.inner.current.load(), facts)
     }
 
     /// Sweeps a developer at `at` (default: now): the exit, suspend and notice rules

@@ -501,17 +501,22 @@ fn unknown_developer(id: &str) -> ApiError {
 /// Checks facts against the bundle's declarations: a fact of the wrong type is a 400
 /// naming it; facts the bundle declares and the body lacks are listed as `missing`
 /// (decisions for the developer deny with `missing_fact` until they are set).
-fn check_facts(s: &AppState, id: &str, facts: &Map<String, Json>) -> Result<Vec<String>, ApiError> {
-    let report = s.engine.sweep(id, Some(facts), None);
-    if let Some(e) = report.errors.iter().find(|e| e.code == ErrorCode::FactType) {
-        let name = e.message.split('`').nth(1).unwrap_or_default().to_string();
-        return Err(ApiError::invalid(name, e.message.clone()));
-    }
+/// Checks a write (`written`: the whole set for PUT, the changes for PATCH) against the
+/// bundle's declared facts and types, naming the fact that fails; then lists the declared
+/// facts the developer's stored set (`stored`) still lacks.
+fn check_facts(
+    s: &AppState,
+    written: &Map<String, Json>,
+    stored: &Map<String, Json>,
+) -> Result<Vec<String>, ApiError> {
+    s.engine
+        .check_facts(written)
+        .map_err(|e| ApiError::invalid(e.fact, e.message))?;
     Ok(s.engine
         .catalog()
         .facts
         .keys()
-        .filter(|k| !facts.contains_key(*k))
+        .filter(|k| !stored.contains_key(*k))
         .cloned()
         .collect())
 }
@@ -538,7 +543,7 @@ async fn put_facts(
     store_writable(&s)?;
     let id = developer_id(id)?;
     let StrictFacts(facts) = read(&s, &headers, body).await?;
-    let missing = check_facts(&s, &id, &facts)?;
+    let missing = check_facts(&s, &facts, &facts)?;
     s.engine.facts().set(id.clone(), facts.clone());
     Ok(to_json(
         StatusCode::OK,
@@ -559,7 +564,7 @@ async fn patch_facts(
     for (k, v) in &changes {
         merged.insert(k.clone(), v.clone());
     }
-    let missing = check_facts(&s, &id, &merged)?;
+    let missing = check_facts(&s, &changes, &merged)?;
     s.engine.facts().update(&id, changes);
     Ok(to_json(
         StatusCode::OK,
@@ -595,6 +600,7 @@ async fn bundle(State(s): St) -> Response {
             "name": st.bundle.name,
             "version": st.bundle.version,
             "hash": st.bundle.hash,
+            "signer": st.bundle.signer,
             "loaded_at": format_ms(i64::try_from(st.loaded_at).unwrap_or(0).saturating_mul(1000)),
             "last_reload_error": st.last_error,
             "reloads": st.reloads,

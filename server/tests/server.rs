@@ -174,6 +174,34 @@ fn the_fact_store_over_http() {
         c.post("/v1/decide", &req.to_string()).json()["decision"],
         "allow"
     );
+    // A name the bundle does not declare is refused, named, with the fact it resembles;
+    // nothing of the write is stored.
+    let r = c.send(
+        "PATCH",
+        "/v1/facts/developers/bank-009",
+        &a,
+        r#"{"incidents_3y": 0, "evaluation_scor": 50}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "evaluation_scor");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("did you mean `evaluation_score`?"),
+        "{message}"
+    );
+    let stored = c.get("/v1/facts/developers/bank-009").json();
+    assert!(stored["facts"].get("evaluation_scor").is_none(), "{stored}");
+    let mut typo = engine.facts().get("bank-001").unwrap();
+    typo.insert("has_securty_system".into(), json!(true));
+    let r = c.send(
+        "PUT",
+        "/v1/facts/developers/bank-010",
+        &a,
+        &Json::Object(typo).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "has_securty_system");
+    assert_eq!(c.get("/v1/facts/developers/bank-010").status, 404);
     // Facts must be an object.
     let r = c.send("PUT", "/v1/facts/developers/bank-009", &a, "[1, 2]");
     assert_eq!(r.status, 400, "{}", r.body);

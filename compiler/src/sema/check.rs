@@ -47,21 +47,9 @@ struct Checker<'a> {
     diags: Vec<Diagnostic>,
 }
 
-/// The closest candidate to `name`, if one is close enough to be a likely typo.
-pub fn suggest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
-    let len = name.chars().count();
-    let limit = match len {
-        0..=2 => 1,
-        3..=5 => 2,
-        _ => 3,
-    };
-    candidates
-        .into_iter()
-        .map(|c| (strsim::levenshtein(name, c), c))
-        .filter(|(d, _)| *d <= limit && *d > 0)
-        .min_by_key(|(d, c)| (*d, *c))
-        .map(|(_, c)| c)
-}
+/// The closest candidate to `name`, if one is close enough to be a likely typo: the
+/// workspace's one did-you-mean, `charter-bundle`'s.
+pub use charter_bundle::suggest;
 
 impl Checker<'_> {
     fn push(&mut self, d: Diagnostic) {
