@@ -190,7 +190,7 @@ pub fn run(
         let path = file.path(db).clone();
         let text = file.text(db).as_str();
         let index = LineIndex::new(text);
-        let line = |offset: u32| index.line_col(text, offset as usize).line;
+        let line = |offset: u32| index.line_col(offset as usize).line;
         let mut tests = Vec::new();
         for item in &db::parse_file(db, *file).items {
             let ItemKind::Test(t) = &item.kind else {
@@ -524,7 +524,7 @@ impl Run<'_> {
             return None;
         };
         let text = file.text(c.db());
-        let lc = LineIndex::new(text).line_col(text, item.span.start as usize);
+        let lc = LineIndex::new(text).line_col(item.span.start as usize);
         Some(RuleLocation {
             id: format!("scenario/{name}"),
             kind: "scenario".to_string(),

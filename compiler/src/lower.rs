@@ -245,7 +245,7 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
     for f in files {
         let index = LineIndex::new(f.text);
         let loc = |span: Span| {
-            let lc = index.line_col(f.text, span.start as usize);
+            let lc = index.line_col(span.start as usize);
             SourceLoc {
                 file: f.path.to_string(),
                 line: lc.line,
@@ -530,7 +530,7 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
             .get(info.loc.item as usize)
             .map(|i| i.span)
             .unwrap_or_default();
-        let lc = index.line_col(f.text, span.start as usize);
+        let lc = index.line_col(span.start as usize);
         policies.push(policy(
             format!("grade/{}", info.name),
             PolicyKind::Grade,

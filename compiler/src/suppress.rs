@@ -50,7 +50,7 @@ pub fn apply(text: &str, file: FileId, diags: &mut Vec<Diagnostic>) {
     let tokens = lex(text);
     let comments = comments_of(text, &tokens);
     let index = LineIndex::new(text);
-    let line_of = |offset: usize| index.line_col(text, offset).line - 1;
+    let line_of = |offset: usize| index.line_of(offset);
     let mut found: Vec<Suppression> = Vec::new();
     let mut problems: Vec<Diagnostic> = Vec::new();
     for c in &comments {
