@@ -405,8 +405,8 @@ impl Diagnostic {
 /// wrapper over [`line_index::LineIndex`] (rust-analyzer's), with the compiler's
 /// conventions on top: 1-based lines, columns counted in characters, and every offset
 /// accepted (past the end it clamps to the end; inside a character it counts that
-/// character). Built once per file ([`SourceText::line_index`]) and shared by every
-/// diagnostic of that file.
+/// character). Built once per file ([`SourceText::line_index`], [`crate::db::line_index`])
+/// and shared by every diagnostic of that file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineIndex {
     // INVARIANT: indexes a prefix of the text of at most `MAX_INDEXED` bytes that ends on a
