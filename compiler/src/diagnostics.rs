@@ -410,7 +410,7 @@ impl Diagnostic {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineIndex {
     // INVARIANT: indexes a prefix of the text of at most `MAX_INDEXED` bytes that ends on a
-    // character boundary (the whole text, unless it is 4 GiB or more).
+    // character boundary (the whole text, for any text the parser accepts).
     inner: line_index::LineIndex,
 }
 
@@ -424,8 +424,8 @@ pub struct LineCol {
 }
 
 /// The longest text `line_index` indexes: it asserts a text is shorter than `u32::MAX`
-/// bytes, so the index of a longer one covers its first `MAX_INDEXED` bytes and building
-/// it never panics.
+/// bytes. The parser refuses longer files ([`crate::syntax::parser::MAX_SOURCE_BYTES`]),
+/// and the index of one covers its first `MAX_INDEXED` bytes, so building it never panics.
 const MAX_INDEXED: usize = u32::MAX as usize - 1;
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
