@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use charter_compiler::diagnostics::LineIndex;
 use charter_compiler::sema::expr::duration_days;
 use charter_compiler::syntax::ast::{
     Date, Expect, ExpectDecision, ExpectTrigger, FactAssign, FieldSet, ItemKind, RuleRef, TestDecl,
@@ -189,8 +188,8 @@ pub fn run(
     for file in compiler.bundle().files(db).iter().skip(2) {
         let path = file.path(db).clone();
         let text = file.text(db).as_str();
-        let index = LineIndex::new(text);
-        let line = |offset: u32| index.line_col(text, offset as usize).line;
+        let index = db::line_index(db, *file);
+        let line = |offset: u32| index.line_col(offset as usize).line;
         let mut tests = Vec::new();
         for item in &db::parse_file(db, *file).items {
             let ItemKind::Test(t) = &item.kind else {
@@ -524,7 +523,7 @@ impl Run<'_> {
             return None;
         };
         let text = file.text(c.db());
-        let lc = LineIndex::new(text).line_col(text, item.span.start as usize);
+        let lc = db::line_index(c.db(), file).line_col(item.span.start as usize);
         Some(RuleLocation {
             id: format!("scenario/{name}"),
             kind: "scenario".to_string(),

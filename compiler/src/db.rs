@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::diagnostics::{Code, Diagnostic, FileId, Severity};
+use crate::diagnostics::{Code, Diagnostic, FileId, LineIndex, Severity};
 use crate::lower::LowerFile;
 use crate::manifest::{parse_manifest, Manifest, ManifestError};
 use crate::sema::check;
@@ -60,6 +60,13 @@ pub fn parse_file(db: &dyn Db, file: SourceFile) -> ParsedFile {
     syntax::parse(file.text(db))
 }
 
+/// The line index of one file, built once per revision of its text and shared by every
+/// reader of that revision: suppressions, lowering, the test runner, the language server.
+#[salsa::tracked(returns(ref))]
+pub fn line_index(db: &dyn Db, file: SourceFile) -> LineIndex {
+    LineIndex::new(file.text(db))
+}
+
 /// The span-free declarations of one file: what other files depend on.
 #[salsa::tracked(returns(ref))]
 pub fn file_decls(db: &dyn Db, file: SourceFile) -> FileDecls {
@@ -101,6 +108,7 @@ pub fn lower_files(db: &dyn Db, bundle: BundleInput) -> Vec<LowerFile<'_>> {
             id,
             path: f.path(db).as_str(),
             text: f.text(db).as_str(),
+            index: line_index(db, *f),
             items: &parse_file(db, *f).items,
         })
         .collect()
@@ -159,7 +167,7 @@ pub fn file_diagnostics(db: &dyn Db, bundle: BundleInput, file: SourceFile) -> V
         declaration_name_span(item, loc.sub).or(Some(item.span))
     };
     out.extend(check::check_file(id, &parsed.items, model, &span_of));
-    crate::suppress::apply(file.text(db), id, &mut out);
+    crate::suppress::apply(file.text(db), || line_index(db, file), id, &mut out);
     out
 }
 

@@ -469,14 +469,17 @@ impl Diagnostic {
     }
 }
 
-/// Line starts of a text, for turning byte offsets into lines and columns. Built once per
-/// file ([`SourceText::line_index`]) and shared by every diagnostic of that file.
+/// The line index of a text, for turning byte offsets into lines and columns: a thin
+/// wrapper over [`line_index::LineIndex`] (rust-analyzer's), with the compiler's
+/// conventions on top: 1-based lines, columns counted in characters, and every offset
+/// accepted (past the end it clamps to the end; inside a character it counts that
+/// character). Built once per file ([`SourceText::line_index`], [`crate::db::line_index`])
+/// and shared by every diagnostic of that file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineIndex {
-    starts: Vec<usize>,
-    /// Whether each line is ASCII only: its columns are then byte differences, so a
-    /// position costs a binary search even on a line of a million characters.
-    ascii: Vec<bool>,
+    // INVARIANT: indexes a prefix of the text of at most `MAX_INDEXED` bytes that ends on a
+    // character boundary (the whole text, for any text the parser accepts).
+    inner: line_index::LineIndex,
 }
 
 /// A 1-based line and column, the column counted in characters.
@@ -488,71 +491,105 @@ pub struct LineCol {
     pub column: usize,
 }
 
+/// The longest text `line_index` indexes: it asserts a text is shorter than `u32::MAX`
+/// bytes. The parser refuses longer files ([`crate::syntax::parser::MAX_SOURCE_BYTES`]),
+/// and the index of one covers its first `MAX_INDEXED` bytes, so building it never panics.
+const MAX_INDEXED: usize = u32::MAX as usize - 1;
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn indexable(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or("")
+}
+
 impl LineIndex {
     /// Indexes `text`.
     pub fn new(text: &str) -> Self {
-        let mut starts = vec![0];
-        let mut ascii = Vec::new();
-        let mut plain = true;
-        for (i, b) in text.bytes().enumerate() {
-            if b == b'\n' {
-                ascii.push(plain);
-                plain = true;
-                starts.push(i + 1);
-            } else if !b.is_ascii() {
-                plain = false;
-            }
+        LineIndex {
+            inner: line_index::LineIndex::new(indexable(text, MAX_INDEXED)),
         }
-        ascii.push(plain);
-        LineIndex { starts, ascii }
+    }
+    /// The `line_index` index underneath, for conversions to other encodings (the language
+    /// server's UTF-16 columns).
+    pub fn as_line_index(&self) -> &line_index::LineIndex {
+        &self.inner
+    }
+    /// The length of the indexed text in bytes.
+    pub fn len(&self) -> usize {
+        u32::from(self.inner.len()) as usize
+    }
+    /// Whether the indexed text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The 0-based line and byte column of an offset, clamped to the end and moved forward
+    /// out of a character it falls inside.
+    fn utf8(&self, offset: usize) -> line_index::LineCol {
+        let len = self.inner.len();
+        let mut at = line_index::TextSize::new(u32::try_from(offset).unwrap_or(u32::MAX)).min(len);
+        loop {
+            if let Some(lc) = self.inner.try_line_col(at) {
+                return lc;
+            }
+            // Inside a character (at most 3 bytes from its end, which is at most `len`):
+            // counting that character is what columns have always done.
+            if at >= len {
+                return line_index::LineCol { line: 0, col: 0 };
+            }
+            at += line_index::TextSize::new(1);
+        }
     }
     /// The number of lines (a text without a newline has one).
     pub fn line_count(&self) -> usize {
-        self.starts.len()
+        self.utf8(self.len()).line as usize + 1
     }
     /// The 0-based line holding a byte offset.
     pub fn line_of(&self, offset: usize) -> usize {
-        self.starts
-            .partition_point(|&s| s <= offset)
-            .saturating_sub(1)
+        self.utf8(offset).line as usize
     }
-    /// The byte range of a 0-based line in `text`, without its line break.
+    /// The byte range of a 0-based line in `text` (the text this index was built on),
+    /// without its line break (`\n` or `\r\n`).
     pub fn line_range(&self, text: &str, line: usize) -> std::ops::Range<usize> {
-        let start = self.starts.get(line).copied().unwrap_or(text.len());
-        let mut end = self
-            .starts
-            .get(line + 1)
-            .map_or(text.len(), |n| n.saturating_sub(1));
+        let len = self.len().min(text.len());
+        let Some(range) = u32::try_from(line).ok().and_then(|l| self.inner.line(l)) else {
+            return len..len;
+        };
+        let start = (u32::from(range.start()) as usize).min(len);
+        let mut end = (u32::from(range.end()) as usize).min(len);
+        // Every line but the last ends with its `\n`, which `line_index` counts in.
+        if line + 1 < self.line_count() && end > start {
+            end -= 1;
+        }
         if end > start && text.as_bytes().get(end - 1) == Some(&b'\r') {
             end -= 1;
         }
-        start.min(text.len())..end.min(text.len()).max(start.min(text.len()))
+        start..end
     }
-    /// The line and character column of a byte offset in `text`.
-    pub fn line_col(&self, text: &str, offset: usize) -> LineCol {
-        let offset = offset.min(text.len());
-        let line = self.line_of(offset);
-        let start = self.starts.get(line).copied().unwrap_or(0);
-        let column = if self.ascii.get(line).copied().unwrap_or(false) {
-            offset.saturating_sub(start)
-        } else {
-            text.get(start..offset)
-                .map(|s| s.chars().count())
-                .unwrap_or_else(|| {
-                    // Offset inside a character: count the whole characters before it.
-                    text.get(start..)
-                        .map(|s| {
-                            s.char_indices()
-                                .take_while(|(i, _)| start + i < offset)
-                                .count()
-                        })
-                        .unwrap_or(0)
-                })
-        };
+    /// The line and character column of a byte offset.
+    pub fn line_col(&self, offset: usize) -> LineCol {
+        let lc = self.utf8(offset);
+        let column = self
+            .inner
+            .to_wide(line_index::WideEncoding::Utf32, lc)
+            .map_or(lc.col, |w| w.col);
         LineCol {
-            line: line + 1,
-            column: column + 1,
+            line: lc.line as usize + 1,
+            column: column as usize + 1,
         }
+    }
+    /// The byte offset of a line and character column, the inverse of
+    /// [`LineIndex::line_col`]; `None` for a line past the last.
+    pub fn offset(&self, at: LineCol) -> Option<usize> {
+        let wide = line_index::WideLineCol {
+            line: u32::try_from(at.line.checked_sub(1)?).ok()?,
+            col: u32::try_from(at.column.saturating_sub(1)).ok()?,
+        };
+        let lc = self.inner.to_utf8(line_index::WideEncoding::Utf32, wide)?;
+        let offset = self.inner.offset(lc)?;
+        Some((u32::from(offset) as usize).min(self.len()))
     }
 }
 
@@ -582,7 +619,7 @@ impl SourceText {
     }
     /// The line and column of a byte offset.
     pub fn line_col(&self, offset: usize) -> LineCol {
-        self.line_index().line_col(&self.text, offset)
+        self.line_index().line_col(offset)
     }
 }
 
@@ -865,7 +902,7 @@ impl Excerpt {
                 out.push('…');
             }
             out.push('\n');
-            let lead_chars = index.line_col(text, keep.start).column.saturating_sub(1);
+            let lead_chars = index.line_col(keep.start).column.saturating_sub(1);
             lines.push(ExcerptLine {
                 line,
                 keep,
@@ -1074,5 +1111,82 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), CODES.len(), "two codes share an id");
+    }
+}
+
+#[cfg(test)]
+mod line_index_tests {
+    use super::*;
+
+    /// The hand-written index this one replaced, kept as the reference its answers must
+    /// equal: columns in characters, an offset inside a character counting it, offsets
+    /// clamped to the end.
+    fn reference(text: &str, offset: usize) -> (usize, usize) {
+        let offset = offset.min(text.len());
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let line = starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        let start = starts[line];
+        let column = text[start..]
+            .char_indices()
+            .take_while(|(i, _)| start + i < offset)
+            .count();
+        (line + 1, column + 1)
+    }
+
+    const TEXTS: &[&str] = &[
+        "",
+        "scenario a {\n  domain 金融\n}\n",
+        "数据🙂x\r\n\r\n  金融 \"🙂🙂\"\nlast",
+        "\n\n🙂",
+        "é",
+        "a long ascii line, longer than sixteen bytes, so the index's SIMD path runs\n数",
+    ];
+
+    #[test]
+    fn positions_equal_the_reference_at_every_offset() {
+        for text in TEXTS {
+            let index = LineIndex::new(text);
+            for offset in 0..=text.len() + 3 {
+                let lc = index.line_col(offset);
+                assert_eq!(
+                    (lc.line, lc.column),
+                    reference(text, offset),
+                    "{text:?} at {offset}"
+                );
+                assert_eq!(index.line_of(offset), lc.line - 1);
+                if text.is_char_boundary(offset) {
+                    assert_eq!(index.offset(lc), Some(offset), "{text:?} at {offset}");
+                }
+            }
+            assert_eq!(index.line_count(), text.split('\n').count());
+        }
+    }
+
+    #[test]
+    fn line_ranges_leave_out_the_line_break() {
+        let text = "数据🙂x\r\n\r\n  金融\nlast";
+        let index = LineIndex::new(text);
+        let lines: Vec<&str> = (0..index.line_count())
+            .map(|l| &text[index.line_range(text, l)])
+            .collect();
+        assert_eq!(lines, ["数据🙂x", "", "  金融", "last"]);
+        assert_eq!(index.line_range(text, 9), text.len()..text.len());
+        let trailing = "a\n";
+        let index = LineIndex::new(trailing);
+        assert_eq!(index.line_count(), 2);
+        assert_eq!(index.line_range(trailing, 0), 0..1);
+        assert_eq!(index.line_range(trailing, 1), 2..2);
+    }
+
+    #[test]
+    fn a_text_past_the_limit_is_indexed_up_to_a_character_boundary() {
+        // `line_index` asserts a text is shorter than `u32::MAX` bytes; a longer one is cut
+        // on a character boundary at or before the limit, never inside a character.
+        assert_eq!(indexable("ab数", 3), "ab");
+        assert_eq!(indexable("ab数", 4), "ab");
+        assert_eq!(indexable("ab数", 5), "ab数");
+        assert_eq!(indexable("ab数", 99), "ab数");
+        assert_eq!(indexable("🙂", 2), "");
     }
 }

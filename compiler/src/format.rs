@@ -37,7 +37,6 @@ use std::collections::HashMap;
 use pest::iterators::Pair;
 use unicode_width::UnicodeWidthStr;
 
-use crate::diagnostics::LineIndex;
 use crate::syntax::parser::{declaration_ranges_of, declaration_tree_in, Rule};
 use crate::syntax::{lex, parse, SyntaxErrorKind, Token, TokenKind};
 
@@ -98,12 +97,9 @@ pub fn format_source(path: &str, text: &str) -> Result<String, FormatError> {
         .filter(|e| matches!(e.kind, SyntaxErrorKind::Syntax | SyntaxErrorKind::TooDeep))
         .collect();
     if let Some(first) = syntax.first() {
-        let lc = LineIndex::new(text).line_col(text, first.span.start as usize);
-        let excerpt = crate::diagnostics::Excerpt::new(
-            &crate::diagnostics::SourceText::new(path, text),
-            first.span,
-            &[],
-        );
+        let source = crate::diagnostics::SourceText::new(path, text);
+        let lc = source.line_col(first.span.start as usize);
+        let excerpt = crate::diagnostics::Excerpt::new(&source, first.span, &[]);
         let shown = excerpt.primary();
         return Err(FormatError::Syntax(Box::new(SyntaxProblem {
             path: path.to_string(),

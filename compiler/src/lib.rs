@@ -301,26 +301,16 @@ pub fn validate(bundle: &CompiledBundle) -> Vec<String> {
         .collect()
 }
 
-/// The byte span of a line and column of a file.
+/// The byte span of a line and column of a file: from there to the next whitespace.
 fn locate(
     files: &[lower::LowerFile<'_>],
     at: &lower::SourceLoc,
 ) -> Option<(FileId, syntax::ast::Span)> {
     let f = files.iter().find(|f| f.path == at.file)?;
-    let line_start: usize = f
-        .text
-        .split_inclusive('\n')
-        .take(at.line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    let col: usize = f
-        .text
-        .get(line_start..)?
-        .chars()
-        .take(at.column.saturating_sub(1))
-        .map(char::len_utf8)
-        .sum();
-    let start = line_start + col;
+    let start = f.index.offset(diagnostics::LineCol {
+        line: at.line,
+        column: at.column,
+    })?;
     let end = f
         .text
         .get(start..)?

@@ -30,6 +30,8 @@ pub struct LowerFile<'a> {
     pub path: &'a str,
     /// Text.
     pub text: &'a str,
+    /// The text's line index.
+    pub index: &'a LineIndex,
     /// Items.
     pub items: &'a [Item],
 }
@@ -243,9 +245,8 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
     let consent_tags: Vec<String> = model.consent_tags.iter().cloned().collect();
 
     for f in files {
-        let index = LineIndex::new(f.text);
         let loc = |span: Span| {
-            let lc = index.line_col(f.text, span.start as usize);
+            let lc = f.index.line_col(span.start as usize);
             SourceLoc {
                 file: f.path.to_string(),
                 line: lc.line,
@@ -524,13 +525,12 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
         let Some(f) = files.iter().find(|f| f.id == info.loc.file) else {
             continue;
         };
-        let index = LineIndex::new(f.text);
         let span = f
             .items
             .get(info.loc.item as usize)
             .map(|i| i.span)
             .unwrap_or_default();
-        let lc = index.line_col(f.text, span.start as usize);
+        let lc = f.index.line_col(span.start as usize);
         policies.push(policy(
             format!("grade/{}", info.name),
             PolicyKind::Grade,

@@ -43,14 +43,20 @@ pub fn suppressible(code: Code) -> bool {
 
 /// Applies the suppressions of a file to its diagnostics: drops those suppressed, and adds
 /// `CH0313` for suppressions that suppress nothing and `CH0314` for malformed ones.
-pub fn apply(text: &str, file: FileId, diags: &mut Vec<Diagnostic>) {
+/// `index` gives the text's line index, asked for only when the text has a suppression.
+pub fn apply<'a>(
+    text: &str,
+    index: impl FnOnce() -> &'a LineIndex,
+    file: FileId,
+    diags: &mut Vec<Diagnostic>,
+) {
     if !text.contains(MARKER) {
         return;
     }
     let tokens = lex(text);
     let comments = comments_of(text, &tokens);
-    let index = LineIndex::new(text);
-    let line_of = |offset: usize| index.line_col(text, offset).line - 1;
+    let index = index();
+    let line_of = |offset: usize| index.line_of(offset);
     let mut found: Vec<Suppression> = Vec::new();
     let mut problems: Vec<Diagnostic> = Vec::new();
     for c in &comments {

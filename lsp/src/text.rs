@@ -5,7 +5,10 @@
 //! text makes byte, `char` and UTF-16 columns all differ, and an emoji is two UTF-16
 //! units but one `char`, so every conversion goes through `line-index`.
 
-use line_index::{LineCol, LineIndex, TextSize, WideEncoding, WideLineCol};
+use std::borrow::Cow;
+
+use charter_compiler::diagnostics::LineIndex;
+use line_index::{LineCol, TextSize, WideEncoding, WideLineCol};
 use tower_lsp_server::ls_types::{Position, Range, TextDocumentContentChangeEvent};
 
 use charter_compiler::syntax::ast::Span;
@@ -21,10 +24,14 @@ pub enum Encoding {
 }
 
 /// A text with its line index, converting between byte offsets and LSP positions.
+///
+/// The index is the compiler's (a wrapper over `line-index`), so a request borrows the one
+/// the database built for that revision of the file ([`LineMap::with_index`]) and no
+/// request indexes a text again; only a text not in the database gets its own.
 #[derive(Clone, Debug)]
 pub struct LineMap<'t> {
     text: &'t str,
-    index: LineIndex,
+    index: Cow<'t, LineIndex>,
     encoding: Encoding,
 }
 
@@ -33,7 +40,16 @@ impl<'t> LineMap<'t> {
     pub fn new(text: &'t str, encoding: Encoding) -> Self {
         LineMap {
             text,
-            index: LineIndex::new(text),
+            index: Cow::Owned(LineIndex::new(text)),
+            encoding,
+        }
+    }
+
+    /// The map of `text` over `index`, the index already built for it.
+    pub fn with_index(text: &'t str, index: &'t LineIndex, encoding: Encoding) -> Self {
+        LineMap {
+            text,
+            index: Cow::Borrowed(index),
             encoding,
         }
     }
@@ -43,20 +59,27 @@ impl<'t> LineMap<'t> {
         self.text
     }
 
+    /// The end of the text as indexed: the text's length, except for a text too long to
+    /// index whole, whose index (and so every position) stops short of the end.
+    fn end(&self) -> usize {
+        self.index.len().min(self.text.len())
+    }
+
     /// The LSP position of a byte offset; offsets past the end or inside a character
     /// are moved back to the nearest character boundary.
     pub fn position(&self, offset: usize) -> Position {
-        let mut offset = offset.min(self.text.len());
+        let index = self.index.as_line_index();
+        let mut offset = offset.min(self.end());
         while offset > 0 && !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
         let size = TextSize::new(u32::try_from(offset).unwrap_or(u32::MAX));
-        let Some(lc) = self.index.try_line_col(size) else {
+        let Some(lc) = index.try_line_col(size) else {
             return Position::new(0, 0);
         };
         match self.encoding {
             Encoding::Utf8 => Position::new(lc.line, lc.col),
-            Encoding::Utf16 => match self.index.to_wide(WideEncoding::Utf16, lc) {
+            Encoding::Utf16 => match index.to_wide(WideEncoding::Utf16, lc) {
                 Some(w) => Position::new(w.line, w.col),
                 None => Position::new(lc.line, 0),
             },
@@ -74,8 +97,9 @@ impl<'t> LineMap<'t> {
     /// The byte offset of an LSP position, clamped to the end of its line (the protocol
     /// says a character past the end means the end) and to the end of the text.
     pub fn offset(&self, pos: Position) -> usize {
-        let Some(line) = self.index.line(pos.line) else {
-            return self.text.len();
+        let index = self.index.as_line_index();
+        let Some(line) = index.line(pos.line) else {
+            return self.end();
         };
         let line_start = u32::from(line.start()) as usize;
         let line_end = u32::from(line.end()) as usize;
@@ -87,8 +111,7 @@ impl<'t> LineMap<'t> {
         };
         let col = match self.encoding {
             Encoding::Utf8 => pos.character,
-            Encoding::Utf16 => self
-                .index
+            Encoding::Utf16 => index
                 .to_utf8(
                     WideEncoding::Utf16,
                     WideLineCol {
@@ -180,6 +203,39 @@ mod tests {
         // Inside a character: back to its start.
         let emoji = TEXT.find('🙂').unwrap_or(0);
         assert_eq!(m.position(emoji + 1), m.position(emoji));
+    }
+
+    #[test]
+    fn four_byte_characters_are_surrogate_pairs_in_utf16() {
+        // "🙂" and "𠀀" (U+20000, a Chinese character outside the BMP) are 4 bytes, one
+        // `char` and two UTF-16 units each.
+        let text = "🙂a\n  𠀀b 数\n";
+        let b = text.find('b').unwrap_or(0);
+        let index = LineIndex::new(text);
+        for m in [
+            LineMap::new(text, Encoding::Utf16),
+            LineMap::with_index(text, &index, Encoding::Utf16),
+        ] {
+            assert_eq!(m.position(0), Position::new(0, 0));
+            assert_eq!(m.position(4), Position::new(0, 2));
+            // Inside the emoji: back to its start, whichever byte.
+            for inside in 1..4 {
+                assert_eq!(m.position(inside), Position::new(0, 0));
+            }
+            assert_eq!(m.position(b), Position::new(1, 4));
+            assert_eq!(m.position(b + 2), Position::new(1, 6));
+            assert_eq!(m.offset(Position::new(0, 2)), 4);
+            assert_eq!(m.offset(Position::new(1, 4)), b);
+            assert_eq!(m.offset(Position::new(1, 2)), b - 4);
+            // Between the two units of a pair: the character's start, never inside it.
+            assert_eq!(m.offset(Position::new(0, 1)), 0);
+            assert_eq!(m.offset(Position::new(1, 3)), b - 4);
+            assert_eq!(m.position(text.len()), Position::new(2, 0));
+        }
+        let m = LineMap::with_index(text, &index, Encoding::Utf8);
+        assert_eq!(m.position(b), Position::new(1, 6));
+        assert_eq!(m.offset(Position::new(1, 6)), b);
+        assert_eq!(m.offset(Position::new(1, 3)), b - 4);
     }
 
     #[test]

@@ -146,9 +146,14 @@ impl Snapshot {
         vfs::uri_of(&b.path(file, &self.prelude))
     }
 
-    /// The line map of a file of a bundle.
+    /// The line map of a file of a bundle, over the line index the database keeps for the
+    /// file's current text (built once per version of an open document, not per request).
     pub fn line_map<'a>(&self, b: &'a BundleView, file: FileId) -> LineMap<'a> {
-        LineMap::new(b.analysis.text(file), self.encoding)
+        LineMap::with_index(
+            b.analysis.text(file),
+            b.analysis.line_index(file),
+            self.encoding,
+        )
     }
 }
 

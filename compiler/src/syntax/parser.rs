@@ -67,9 +67,34 @@ pub struct ParsedFile {
     pub errors: Vec<SyntaxError>,
 }
 
-/// Parses one file. Never panics; every problem becomes a [`SyntaxError`].
+/// The longest file the parser reads, in bytes: every offset in it, its end included,
+/// fits the `u32` of a [`Span`] (and `line_index`, which asserts a text is shorter than
+/// `u32::MAX`). The bundle walk stops far sooner ([`crate::walk::MAX_FILE_BYTES`]); this
+/// bounds texts that come from elsewhere: an editor's document, standard input, an API.
+pub const MAX_SOURCE_BYTES: usize = u32::MAX as usize - 1;
+
+/// The error of a file longer than `max` bytes, which is not parsed.
+fn too_large(len: usize, max: usize) -> Option<SyntaxError> {
+    (len > max).then(|| SyntaxError {
+        kind: SyntaxErrorKind::Syntax,
+        message: format!("the file is {len} bytes, longer than the {max} bytes Charter reads"),
+        span: Span::new(0, 0),
+        label: String::from("file too large"),
+        help: Some(String::from(
+            "split the declarations into several `.charter` files",
+        )),
+        related: Vec::new(),
+    })
+}
+
+/// Parses one file. Never panics; every problem becomes a [`SyntaxError`]. A file longer
+/// than [`MAX_SOURCE_BYTES`] is refused whole, with one error.
 pub fn parse(text: &str) -> ParsedFile {
     let mut out = ParsedFile::default();
+    if let Some(e) = too_large(text.len(), MAX_SOURCE_BYTES) {
+        out.errors.push(e);
+        return out;
+    }
     let tokens = lex(text);
     for (start, end) in ranges(text, &tokens) {
         let Some(chunk) = text.get(start..end) else {
@@ -1887,4 +1912,25 @@ fn unescape(raw: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_past_the_limit_is_refused_with_one_error() {
+        assert_eq!(too_large(16, 16), None);
+        let Some(e) = too_large(17, 16) else {
+            unreachable!("a file past the limit is refused");
+        };
+        assert_eq!(e.kind, SyntaxErrorKind::Syntax);
+        assert_eq!(
+            e.message,
+            "the file is 17 bytes, longer than the 16 bytes Charter reads"
+        );
+        assert_eq!(e.span, Span::new(0, 0));
+        // The real limit leaves room for every offset of an accepted file in a span.
+        assert!(u32::try_from(MAX_SOURCE_BYTES + 1).is_ok());
+    }
 }

@@ -139,9 +139,7 @@ fn doc_of(model: &Model, symbol: &Symbol) -> Option<String> {
 
 /// `path:line` of a place, for "set by … (grades.charter:17)".
 fn place(a: &Analysis, at: FileSpan) -> String {
-    let text = a.text(at.file);
-    let lc =
-        charter_compiler::diagnostics::LineIndex::new(text).line_col(text, at.span.start as usize);
+    let lc = a.line_index(at.file).line_col(at.span.start as usize);
     format!("{}:{}", a.path(at.file), lc.line)
 }
 

@@ -18,9 +18,10 @@ pub mod symbols;
 pub mod tokens;
 
 use std::panic::AssertUnwindSafe;
+use std::sync::LazyLock;
 
 use charter_compiler::db::{self, BundleInput, CharterDatabase, SourceFile};
-use charter_compiler::diagnostics::{Diagnostic, FileId};
+use charter_compiler::diagnostics::{Diagnostic, FileId, LineIndex};
 use charter_compiler::sema::model::{Loc, Model};
 use charter_compiler::syntax::ast::{Item, ItemKind, Span};
 use charter_compiler::syntax::ParsedFile;
@@ -95,6 +96,16 @@ impl Analysis {
     /// The text of a file.
     pub fn text(&self, file: FileId) -> &str {
         self.source(file).map_or("", |f| f.text(&self.db).as_str())
+    }
+
+    /// The line index of a file, built once per revision of its text (a query of the
+    /// database, so every snapshot of that revision shares it).
+    pub fn line_index(&self, file: FileId) -> &LineIndex {
+        static EMPTY: LazyLock<LineIndex> = LazyLock::new(|| LineIndex::new(""));
+        match self.source(file) {
+            Some(f) => db::line_index(&self.db, f),
+            None => &EMPTY,
+        }
     }
 
     /// The parse of a file (empty for the manifest).
