@@ -7,11 +7,15 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use crate::testing::{self, Coverage, Failure, RuleLocation, TestOptions, TestReport};
+use crate::testing::{
+    self, Coverage, ExpectResult, Failure, RuleLocation, TestOptions, TestReport,
+};
 use charter_compiler::{Compiler, Severity};
 use charter_runtime::Decision;
 use clap::ValueEnum;
+use quick_junit::{NonSuccessKind, Report, SerializeError, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
 /// Output formats of `charter test`.
@@ -88,7 +92,10 @@ pub fn test(args: &TestArgs<'_>) -> u8 {
             // the compile errors as errored test cases instead.
             if matches!(args.format, TestFormat::Junit) {
                 let errors: Vec<_> = errors.iter().map(|d| d.to_json(&sources)).collect();
-                print!("{}", junit_compile_errors(&errors, args.dir));
+                match junit_compile_errors(&errors, args.dir) {
+                    Ok(xml) => print!("{xml}"),
+                    Err(e) => eprintln!("error: cannot print the report: {e}"),
+                }
             }
             return 2;
         }
@@ -96,6 +103,7 @@ pub fn test(args: &TestArgs<'_>) -> u8 {
     let opts = TestOptions {
         filter: args.filter.clone(),
     };
+    let started = Instant::now();
     let report = match testing::run(&compiler, &bundle, &opts) {
         Ok(r) => r,
         Err(e) => {
@@ -125,7 +133,13 @@ pub fn test(args: &TestArgs<'_>) -> u8 {
                 }
             }
         }
-        TestFormat::Junit => junit(&report, args.dir),
+        TestFormat::Junit => match junit(&report, args.dir, started.elapsed()) {
+            Ok(xml) => xml,
+            Err(e) => {
+                eprintln!("error: cannot print the report: {e}");
+                return 2;
+            }
+        },
     };
     print!("{text}");
     let mut code = if report.failed > 0 { 1 } else { 0 };
@@ -333,58 +347,54 @@ fn rule_text(out: &mut String, r: &RuleLocation) {
     }
 }
 
-/// JUnit XML: one `testsuite` per file, one `testcase` per test. `classname` is the file's
-/// path in the bundle; `file` is the bundle folder as given joined with it, so that
-/// reporters that annotate files find them from where `charter` ran.
-fn junit(r: &TestReport, dir: &Path) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\">",
-        xml(&format!("{} {}", r.bundle, r.version)),
-        r.total(),
-        r.failed
-    );
+/// JUnit XML: one `testsuite` per file, one `testcase` per test, the run's time on the
+/// root. `classname` is the file's path in the bundle; `file` is the bundle folder as given
+/// joined with it, so that reporters that annotate files find them from where `charter` ran.
+/// JUnit gives a test case one `failure`: its message is the first failed expectation's,
+/// its text every failed expectation in full.
+fn junit(r: &TestReport, dir: &Path, time: Duration) -> Result<String, SerializeError> {
+    let mut report = Report::new(format!("{} {}", r.bundle, r.version));
+    report.set_time(time);
     for f in &r.files {
-        let failures = f.tests.iter().filter(|t| !t.passed).count();
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
-            xml(&f.file),
-            f.tests.len()
-        );
-        let joined = dir.join(&f.file).to_string_lossy().replace('\\', "/");
-        let path = joined.strip_prefix("./").unwrap_or(&joined);
+        let mut suite = TestSuite::new(f.file.as_str());
+        let path = bundle_path(dir, &f.file);
         for t in &f.tests {
-            let _ = write!(
-                out,
-                "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\"",
-                xml(&t.name),
-                xml(&f.file),
-                xml(path),
-                t.line
-            );
-            if t.passed {
-                let _ = writeln!(out, "/>");
-                continue;
-            }
-            let _ = writeln!(out, ">");
-            for e in t.expectations.iter().filter(|e| !e.passed) {
-                let Some(fail) = &e.failure else { continue };
-                let body = format!("{}\n{}", e.statement, failure_text(fail, &t.file, e.line));
-                let _ = writeln!(
-                    out,
-                    "      <failure message=\"{}\" type=\"expectation\">{}</failure>",
-                    xml(&fail.message),
-                    xml(&body)
-                );
-            }
-            let _ = writeln!(out, "    </testcase>");
+            let status = if t.passed {
+                TestCaseStatus::success()
+            } else {
+                let failed: Vec<(&ExpectResult, &Failure)> = t
+                    .expectations
+                    .iter()
+                    .filter(|e| !e.passed)
+                    .filter_map(|e| Some((e, e.failure.as_ref()?)))
+                    .collect();
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status.set_type("expectation");
+                match failed.as_slice() {
+                    [] => {}
+                    [(_, one)] => {
+                        status.set_message(one.message.as_str());
+                    }
+                    [(_, first), rest @ ..] => {
+                        status.set_message(format!("{} (and {} more)", first.message, rest.len()));
+                    }
+                }
+                if !failed.is_empty() {
+                    let bodies: Vec<String> = failed
+                        .iter()
+                        .map(|(e, fail)| {
+                            format!("{}\n{}", e.statement, failure_text(fail, &t.file, e.line))
+                        })
+                        .collect();
+                    status.set_description(bodies.join("\n"));
+                }
+                status
+            };
+            suite.add_test_case(located_case(&t.name, &f.file, &path, t.line, status));
         }
-        let _ = writeln!(out, "  </testsuite>");
+        report.add_test_suite(suite);
     }
-    out.push_str("</testsuites>\n");
-    out
+    report.to_string()
 }
 
 /// JUnit XML for a bundle that does not compile: one `testsuite` named `compile` with an
@@ -392,64 +402,45 @@ fn junit(r: &TestReport, dir: &Path) -> String {
 fn junit_compile_errors(
     errors: &[charter_compiler::diagnostics::DiagnosticJson],
     dir: &Path,
-) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"compile\" tests=\"{n}\" failures=\"0\" errors=\"{n}\" skipped=\"0\">",
-        n = errors.len()
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"compile\" tests=\"{n}\" failures=\"0\" errors=\"{n}\" skipped=\"0\">",
-        n = errors.len()
-    );
+) -> Result<String, SerializeError> {
+    let mut suite = TestSuite::new("compile");
     for e in errors {
-        let joined = dir.join(&e.file).to_string_lossy().replace('\\', "/");
-        let path = joined.strip_prefix("./").unwrap_or(&joined);
-        let _ = writeln!(
-            out,
-            "    <testcase name=\"{}:{}:{} {}\" classname=\"{}\" file=\"{}\" line=\"{}\">",
-            xml(&e.file),
-            e.line,
-            e.column,
-            xml(&e.code),
-            xml(&e.file),
-            xml(path),
-            e.line
-        );
+        let path = bundle_path(dir, &e.file);
         let body = match &e.help {
             Some(help) => format!("{}: {}\nhelp: {help}", e.code, e.message),
             None => format!("{}: {}", e.code, e.message),
         };
-        let _ = writeln!(
-            out,
-            "      <error message=\"{}\" type=\"{}\">{}</error>",
-            xml(&e.message),
-            xml(&e.code),
-            xml(&body)
-        );
-        let _ = writeln!(out, "    </testcase>");
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status
+            .set_message(e.message.as_str())
+            .set_type(e.code.as_str())
+            .set_description(body);
+        let name = format!("{}:{}:{} {}", e.file, e.line, e.column, e.code);
+        suite.add_test_case(located_case(&name, &e.file, &path, e.line, status));
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    let mut report = Report::new("compile");
+    report.add_test_suite(suite);
+    report.to_string()
 }
 
-/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot hold.
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 => {}
-            c => out.push(c),
-        }
-    }
-    out
+/// A test case at `line` of `file` (its path in the bundle) and `path` (the same file
+/// from where `charter` ran), in the attributes reporters that annotate files read.
+fn located_case(
+    name: &str,
+    file: &str,
+    path: &str,
+    line: usize,
+    status: TestCaseStatus,
+) -> TestCase {
+    let mut case = TestCase::new(name, status);
+    case.set_classname(file);
+    case.extra.insert("file".into(), path.into());
+    case.extra.insert("line".into(), line.to_string().into());
+    case
+}
+
+/// `file` of the bundle joined to the folder as given, with `/` on every platform.
+fn bundle_path(dir: &Path, file: &str) -> String {
+    let joined = dir.join(file).to_string_lossy().replace('\\', "/");
+    joined.strip_prefix("./").unwrap_or(&joined).to_string()
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value as Json};
 
 use crate::diagnostics::{FileId, LineIndex};
 use crate::manifest::{namespace_of, Manifest};
-use crate::sema::expr::{duration_days, epoch_days, Ty};
+use crate::sema::expr::{day_number, duration_days, Ty};
 use crate::sema::model::Model;
 use crate::syntax::ast::*;
 
@@ -115,7 +115,7 @@ impl Lowerer<'_> {
             ExprKind::Bool(b) => b.to_string(),
             ExprKind::Int(i) => i.to_string(),
             ExprKind::Str(s) => cedar_str(s),
-            ExprKind::Date(d) => epoch_days(*d).to_string(),
+            ExprKind::Date(d) => day_number(*d).to_string(),
             ExprKind::Duration(d) => duration_days(*d).to_string(),
             ExprKind::Paren(inner) => self.expr(inner),
             ExprKind::Path(n) => {
@@ -420,7 +420,7 @@ pub fn lower(manifest: &Manifest, model: &Model, files: &[LowerFile<'_>]) -> Com
                 }
                 ItemKind::Scenario(s) => {
                     let Some(term) = &s.term else { continue };
-                    let (start, end) = (epoch_days(term.start), epoch_days(term.end));
+                    let (start, end) = (day_number(term.start), day_number(term.end));
                     scenarios.insert(
                         s.name.text.clone(),
                         CatalogScenario {

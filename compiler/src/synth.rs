@@ -676,7 +676,7 @@ fn build_scenarios(opts: &SynthOptions, catalog: &[Dataset]) -> Vec<Scenario> {
         let last = month + months - 1; // months counted from January of `year`, 1-based
         let end_year = year + (last - 1) / 12;
         let end_month = (last - 1) % 12 + 1;
-        let end = (end_year, end_month, days_in_month(end_year, end_month));
+        let end = (end_year, end_month, last_day(end_year, end_month));
 
         let require = if rng.chance(25) {
             rng.pick(SCENARIO_REQUIRES).copied()
@@ -762,15 +762,13 @@ fn build_uses(rng: &mut Rng, catalog: &[Dataset], domain: &str) -> Vec<Use> {
     uses
 }
 
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
-            29
-        }
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+/// The last day of `month` in `year`, by jiff's calendar (31 for a month it has not).
+fn last_day(year: u32, month: u32) -> u32 {
+    let first = i16::try_from(year)
+        .ok()
+        .zip(i8::try_from(month).ok())
+        .and_then(|(y, m)| jiff::civil::Date::new(y, m, 1).ok());
+    first.map_or(31, |d| u32::try_from(d.days_in_month()).unwrap_or(31))
 }
 
 // ------------------------------------------------------------------ text
@@ -1162,7 +1160,7 @@ mod tests {
             };
             let (y1, m1, d1) = parse(start);
             let (y2, m2, d2) = parse(end);
-            assert!((1..=12).contains(&m2) && d2 >= 1 && d2 <= days_in_month(y2, m2));
+            assert!((1..=12).contains(&m2) && d2 >= 1 && d2 <= last_day(y2, m2));
             assert_eq!(d1, 1);
             let months = (y2 * 12 + m2) - (y1 * 12 + m1) + 1;
             assert!((12..=33).contains(&months), "{line}");

@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value as Json};
 use super::auth::{authorize, may_supply_facts};
 use super::body::{parse, read_bytes};
 use super::error::ApiError;
-use super::metrics::Endpoint;
+use super::metrics::{self, Endpoint};
 use super::{AppState, FactsFrom, OPENAPI};
 use charter_log::{format_ms, now_ms, Durability, Entry, LogError};
 use charter_runtime::history::RollbackError;
@@ -705,13 +705,17 @@ async fn readyz(State(s): St) -> Response {
 async fn metrics(State(s): St) -> Response {
     let status = s.engine.status();
     let stats = s.log.as_ref().map(|l| l.stats());
+    let text = match s.metrics.render(&status, stats.as_ref()) {
+        Ok(text) => text,
+        Err(e) => return internal(format!("cannot encode the metrics: {e}")).into_response(),
+    };
     (
         StatusCode::OK,
         [(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            HeaderValue::from_static(metrics::CONTENT_TYPE),
         )],
-        s.metrics.render(&status, stats.as_ref()),
+        text,
     )
         .into_response()
 }

@@ -2,7 +2,7 @@
 
 use crate::diagnostics::{Code, CodeInfo, Diagnostic, Severity};
 use crate::lints::{Rule, ScenarioView};
-use crate::sema::expr::epoch_days;
+use crate::sema::expr::day_number;
 
 /// Its entry in `CODES`.
 pub const INFO: CodeInfo = CodeInfo {
@@ -29,7 +29,7 @@ impl Rule for TermInverted {
         let Some(t) = cx.scenario.term.as_ref().filter(|t| t.valid) else {
             return;
         };
-        if epoch_days(t.end) < epoch_days(t.start) {
+        if day_number(t.end) < day_number(t.start) {
             out.push(
                 Diagnostic::new(
                     Code::TermInverted,

@@ -3,7 +3,7 @@
 
 use crate::diagnostics::{Code, CodeInfo, Diagnostic, Severity};
 use crate::lints::{Rule, ScenarioView};
-use crate::sema::expr::{calendar_term_end, civil_from_days, epoch_days};
+use crate::sema::expr::{calendar_term_end, date_of_day, day_number};
 use crate::syntax::ast::DurationUnit;
 
 /// Its entry in `CODES`.
@@ -30,7 +30,7 @@ impl Rule for TermTooLong {
         let Some(t) = cx.scenario.term.as_ref().filter(|t| t.valid) else {
             return;
         };
-        let (start, end) = (epoch_days(t.start), epoch_days(t.end));
+        let (start, end) = (day_number(t.start), day_number(t.end));
         let d = cx.model.limits.max_term;
         // An inverted term is CH0310's; a `max_term` that is not positive is reported
         // where it is written (CH0002): measuring terms against it would only add noise.
@@ -46,7 +46,7 @@ impl Rule for TermTooLong {
             DurationUnit::Months => "month",
             DurationUnit::Years => "year",
         };
-        let last = civil_from_days(max);
+        let last = date_of_day(max);
         out.push(
             Diagnostic::new(
                 Code::TermTooLong,

@@ -3,6 +3,8 @@
 //! Dates are days since 1970-01-01 and durations are days, the same integers the
 //! Cedar lowering uses, so what the checker folds is what Cedar computes.
 
+use jiff::{civil, SignedDuration, Span};
+
 use crate::syntax::ast::{BinOp, Date, Duration, DurationUnit, Expr, ExprKind};
 
 /// The type of an expression.
@@ -104,41 +106,41 @@ pub enum Val {
     Set(Vec<Val>),
 }
 
-/// Days since 1970-01-01 of a calendar date (proleptic Gregorian).
-pub fn epoch_days(d: Date) -> i64 {
-    let y = i64::from(d.year) - i64::from(d.month <= 2);
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = i64::from(d.month);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d.day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// 1970-01-01, day 0.
+const EPOCH: civil::Date = civil::date(1970, 1, 1);
+
+/// Days since 1970-01-01 of a calendar date (proleptic Gregorian, jiff's calendar).
+pub fn day_number(d: Date) -> i64 {
+    civil_day_number(civil_clamped(d))
 }
 
-/// The calendar date of a day number.
-pub fn civil_from_days(z: i64) -> Date {
-    // Day numbers come from saturating sums of the author's numbers: clamp them to the
-    // years a `Date` holds, so the arithmetic below stays far from i64's bounds.
-    const LIMIT: i64 = i32::MAX as i64 * 366;
-    let z = z.clamp(-LIMIT, LIMIT) + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    Date {
-        year: i32::try_from(y + i64::from(m <= 2)).unwrap_or(if y < 0 {
-            i32::MIN
-        } else {
-            i32::MAX
-        }),
-        month: u32::try_from(m).unwrap_or(1),
-        day: u32::try_from(d).unwrap_or(1),
+fn civil_day_number(d: civil::Date) -> i64 {
+    d.duration_since(EPOCH).as_secs().div_euclid(86_400)
+}
+
+/// The calendar date of a day number. Day numbers come from saturating sums of the
+/// author's numbers: one beyond jiff's calendar (years -9999 to 9999) gives its first
+/// or last day, so a term too long for the calendar still has a date to name.
+pub fn date_of_day(day: i64) -> Date {
+    EPOCH
+        .saturating_add(SignedDuration::from_secs(day.saturating_mul(86_400)))
+        .into()
+}
+
+/// `d` in jiff's calendar. The parser only builds real days of years 0000–9999; a date
+/// built by hand outside that calendar is brought to its nearest day, field by field,
+/// so that day numbers stay total and ordered.
+fn civil_clamped(d: Date) -> civil::Date {
+    if let Some(c) = d.to_civil() {
+        return c;
     }
+    let year = i16::try_from(d.year.clamp(-9999, 9999)).unwrap_or(0);
+    let month = i8::try_from(d.month.clamp(1, 12)).unwrap_or(1);
+    let first = civil::Date::new(year, month, 1).unwrap_or(EPOCH);
+    let day = i8::try_from(d.day.clamp(1, 31))
+        .unwrap_or(1)
+        .min(first.days_in_month());
+    civil::Date::new(year, month, day).unwrap_or(first)
 }
 
 /// A duration in days inside expressions: a month is 30 days, a year 365.
@@ -158,18 +160,22 @@ pub fn calendar_term_end(start: Date, d: Duration) -> i64 {
     // saturates, so a term too long for the calendar ends at the end of time (and is
     // then reported as too long) instead of overflowing into a short one.
     let months = match d.unit {
-        DurationUnit::Days => return epoch_days(start).saturating_add(d.amount).saturating_sub(1),
+        DurationUnit::Days => return day_number(start).saturating_add(d.amount).saturating_sub(1),
         DurationUnit::Months => d.amount,
         DurationUnit::Years => d.amount.saturating_mul(12),
     };
-    let total = (i64::from(start.year) * 12 + i64::from(start.month) - 1).saturating_add(months);
-    let year =
-        i32::try_from(total.div_euclid(12)).unwrap_or(if total < 0 { i32::MIN } else { i32::MAX });
-    let month = u32::try_from(total.rem_euclid(12) + 1).unwrap_or(1);
-    let day = start
-        .day
-        .min(crate::syntax::parser::days_in_month(year, month));
-    epoch_days(Date { year, month, day }) - 1
+    // jiff keeps the day of the month where the month has it and takes the month's last
+    // day otherwise (2026-01-31 + 1 month = 2026-02-28). Past its calendar (or its
+    // spans' limits) the end is the end of time: not jiff's last day, so that a term
+    // which really ends there is not one day too long.
+    let end = Span::new()
+        .try_months(months)
+        .and_then(|span| civil_clamped(start).checked_add(span));
+    match end {
+        Ok(end) => civil_day_number(end).saturating_sub(1),
+        Err(_) if months < 0 => i64::MIN,
+        Err(_) => i64::MAX,
+    }
 }
 
 /// Evaluates `e` where `lookup` gives the values of the names it knows. Returns
@@ -179,7 +185,7 @@ pub fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<Val>) -> Option<Val> {
         ExprKind::Bool(b) => Some(Val::Bool(*b)),
         ExprKind::Int(i) => Some(Val::Int(*i)),
         ExprKind::Str(s) => Some(Val::Str(s.clone())),
-        ExprKind::Date(d) => Some(Val::Date(epoch_days(*d))),
+        ExprKind::Date(d) => Some(Val::Date(day_number(*d))),
         ExprKind::Duration(d) => Some(Val::Duration(duration_days(*d))),
         ExprKind::Path(n) => lookup(&n.text),
         ExprKind::Paren(e) => eval(e, lookup),
@@ -355,11 +361,11 @@ mod tests {
     }
 
     #[test]
-    fn epoch_days_round_trip() {
-        assert_eq!(epoch_days(d(1970, 1, 1)), 0);
-        assert_eq!(epoch_days(d(2026, 1, 1)), 20454);
+    fn day_number_round_trip() {
+        assert_eq!(day_number(d(1970, 1, 1)), 0);
+        assert_eq!(day_number(d(2026, 1, 1)), 20454);
         for z in [-800_000, -1, 0, 59, 60, 20454, 50_000, 2_932_896] {
-            assert_eq!(epoch_days(civil_from_days(z)), z);
+            assert_eq!(day_number(date_of_day(z)), z);
         }
     }
 
@@ -394,10 +400,10 @@ mod tests {
                     unit,
                 },
             );
-            assert!(before < epoch_days(start), "{unit:?}: {before}");
+            assert!(before < day_number(start), "{unit:?}: {before}");
             // And the day numbers of either end still have a calendar date.
-            assert!(civil_from_days(end).year > 2028);
-            assert!(civil_from_days(before).year < 2026);
+            assert!(date_of_day(end).year > 2028);
+            assert!(date_of_day(before).year < 2026);
         }
     }
 
@@ -410,7 +416,7 @@ mod tests {
         };
         assert_eq!(
             calendar_term_end(d(2026, 1, 1), three),
-            epoch_days(d(2028, 12, 31))
+            day_number(d(2028, 12, 31))
         );
         let m = Duration {
             amount: 1,
@@ -418,7 +424,17 @@ mod tests {
         };
         assert_eq!(
             calendar_term_end(d(2026, 1, 31), m),
-            epoch_days(d(2026, 2, 27))
+            day_number(d(2026, 2, 27))
+        );
+        // A term whose end falls just past jiff's calendar may still end on its last day.
+        let one = Duration {
+            amount: 1,
+            unit: DurationUnit::Years,
+        };
+        assert!(calendar_term_end(d(9999, 1, 1), one) >= day_number(d(9999, 12, 31)));
+        assert_eq!(
+            calendar_term_end(d(9998, 1, 1), one),
+            day_number(d(9998, 12, 31))
         );
     }
 }

@@ -75,6 +75,29 @@ pub struct Date {
     pub day: u32,
 }
 
+impl Date {
+    /// The same day in jiff's calendar, or `None` if that calendar has no such day (a
+    /// month or day out of range, or a year outside -9999..=9999). Every date the parser
+    /// builds has one: its years are four digits.
+    pub fn to_civil(self) -> Option<jiff::civil::Date> {
+        let year = i16::try_from(self.year).ok()?;
+        let month = i8::try_from(self.month).ok()?;
+        let day = i8::try_from(self.day).ok()?;
+        jiff::civil::Date::new(year, month, day).ok()
+    }
+}
+
+impl From<jiff::civil::Date> for Date {
+    fn from(d: jiff::civil::Date) -> Self {
+        // jiff's months and days are positive, so the conversions cannot fail.
+        Date {
+            year: i32::from(d.year()),
+            month: u32::try_from(d.month()).unwrap_or(1),
+            day: u32::try_from(d.day()).unwrap_or(1),
+        }
+    }
+}
+
 /// The unit of a duration literal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DurationUnit {

@@ -1644,14 +1644,7 @@ impl Builder<'_> {
             _ => None,
         };
         match parsed {
-            Some(d)
-                if d.month >= 1
-                    && d.month <= 12
-                    && d.day >= 1
-                    && d.day <= days_in_month(d.year, d.month) =>
-            {
-                d
-            }
+            Some(d) if d.to_civil().is_some() => d,
             _ => {
                 self.errors.push(SyntaxError {
                     kind: SyntaxErrorKind::InvalidLiteral,
@@ -1864,22 +1857,6 @@ impl Builder<'_> {
                 None
             }
         }
-    }
-}
-
-/// Whether `year` is a leap year.
-pub fn is_leap(year: i32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-/// Days in `month` of `year`.
-pub fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(year) => 29,
-        2 => 28,
-        _ => 0,
     }
 }
 
