@@ -239,3 +239,86 @@ fn serve_with_a_key_refuses_an_unsigned_bundle_on_start() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+/// One HTTP/1.1 exchange on a fresh connection: the status and the body.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn serve_with_a_key_names_the_signer_in_status_metrics_and_decisions() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(dir.path(), "release");
+    let id = VerifyingKey::read(&public).unwrap().id().to_string();
+    let signed = dir.path().join("signed");
+    build(&root().join("policies"), &signed, Some(&key));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_charter"))
+        .current_dir(root())
+        .args(["serve", s(&signed), "--listen", "127.0.0.1:0", "--no-log"])
+        .args([
+            "--facts",
+            "examples/requests/facts.json",
+            "--verify-key",
+            s(&public),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut addr = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            addr = rest.split_whitespace().next().map(str::to_string);
+            break;
+        }
+    }
+    let addr = addr.expect("the server did not start");
+    let (status, body) = http(&addr, "GET", "/v1/bundle", "");
+    assert_eq!(status, 200, "{body}");
+    let bundle: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(bundle["signer"], id.as_str(), "{bundle}");
+    let (_, metrics) = http(&addr, "GET", "/metrics", "");
+    assert!(
+        metrics.contains(&format!("signer=\"{id}\"")),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("bundle_info"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // The facts come from the store (`--facts`), not the request.
+    let mut request: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("examples/requests/01_allow_scope.json")).unwrap(),
+    )
+    .unwrap();
+    request.as_object_mut().unwrap().remove("facts");
+    let (status, body) = http(&addr, "POST", "/v1/decide", &request.to_string());
+    assert_eq!(status, 200, "{body}");
+    let decision: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(decision["bundle"]["signer"], id.as_str(), "{decision}");
+    child.kill().unwrap();
+    let _ = child.wait();
+}

@@ -269,11 +269,17 @@ impl Collector for Scrape {
                 None,
                 MetricType::Info,
             )?;
-            m.encode_info(&[
+            // `signer` only when signatures are checked (`--verify-key`), so that the
+            // series of an unsigned deployment keeps its labels.
+            let mut labels = vec![
                 ("name", status.bundle.name.as_str()),
                 ("version", status.bundle.version.as_str()),
                 ("hash", status.bundle.hash.as_str()),
-            ])?;
+            ];
+            if let Some(signer) = &status.bundle.signer {
+                labels.push(("signer", signer.as_str()));
+            }
+            m.encode_info(&labels)?;
         }
         gauge(
             &mut e,
