@@ -99,7 +99,19 @@ impl Checker<'_> {
             format!("unknown {} `{}`", ns.noun(), name.text),
         )
         .with_label(format!("no {} has this name", ns.noun()));
-        if let Some(s) = suggest(&name.text, candidates.iter().copied()) {
+        if ns == Ns::Grade {
+            // Grade names differ by a character (`L1` … `L4`), so the nearest one says
+            // nothing about what was meant: name them all, lowest first.
+            let listed: Vec<String> = candidates.iter().map(|c| format!("`{c}`")).collect();
+            d = d.with_help(if listed.is_empty() {
+                "the bundle declares no grade: declare them with `grades { … }`".to_string()
+            } else {
+                format!(
+                    "the bundle's grades are {}, lowest first",
+                    listed.join(", ")
+                )
+            });
+        } else if let Some(s) = suggest(&name.text, candidates.iter().copied()) {
             d = d.with_help(format!("did you mean `{s}`?")).with_fix(
                 format!("replace with `{s}`"),
                 name.span,
