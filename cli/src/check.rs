@@ -163,7 +163,7 @@ pub fn check(dir: &Path, format: CheckFormat, deny_warnings: bool) -> u8 {
 /// `charter build DIR --out OUT`.
 pub fn build(dir: &Path, out: &Path, format: Format, sign: Option<&Path>) -> u8 {
     // The key first: a key that cannot be read fails before any work.
-    let key = match sign.map(crate::sign_cmd::signing_key).transpose() {
+    let key = match sign.map(crate::log_cmd::read_private_key).transpose() {
         Ok(k) => k,
         Err(code) => return code,
     };

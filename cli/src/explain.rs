@@ -112,7 +112,7 @@ pub fn reference() -> Result<String, String> {
     }
     let format_example = find(FORMAT_EXAMPLE)
         .ok_or_else(|| format!("no code `{FORMAT_EXAMPLE}` for the format examples"))?;
-    let (_, outcome) = main_example(format_example)?;
+    let outcome = main_example(format_example)?;
     let mut human = Vec::new();
     crate::check::write_human(&mut human, &outcome.compiler, &outcome.diags, &plain)
         .map_err(|e| format!("cannot render the human format: {e}"))?;
@@ -146,7 +146,7 @@ fn index() -> String {
             s,
             "| [{}](#{}) | `{}` | {} | {} | {} | {} |",
             i.id,
-            anchor(i),
+            i.anchor(),
             i.name,
             i.severity,
             if i.configurable { "是 yes" } else { "否 no" },
@@ -155,12 +155,6 @@ fn index() -> String {
         );
     }
     s
-}
-
-/// The page anchor of a code's section (`## CH0301 `forbidden-action``), as GitHub and
-/// most renderers derive it.
-fn anchor(i: &CodeInfo) -> String {
-    i.anchor()
 }
 
 /// The index by article: each article a code cites, with the codes citing it.
@@ -182,7 +176,7 @@ fn by_article() -> Result<String, String> {
         let codes: Vec<String> = CODES
             .iter()
             .filter(|i| i.article == Some(article))
-            .map(|i| format!("[{}](#{})", i.id, anchor(i)))
+            .map(|i| format!("[{}](#{})", i.id, i.anchor()))
             .collect();
         if codes.is_empty() {
             return Err(format!(
@@ -359,12 +353,11 @@ fn link(_target: &Path, at: &Path) -> Result<(), String> {
 }
 
 /// The code's first `example` block, checked.
-fn main_example(info: &CodeInfo) -> Result<(Block, Outcome), String> {
+fn main_example(info: &CodeInfo) -> Result<Outcome, String> {
     for p in pieces(info.doc)? {
         if let Piece::Block(b) = p {
             if matches!(b.role, Role::Example) {
-                let o = checked(info, &b)?;
-                return Ok((b, o));
+                return checked(info, &b);
             }
         }
     }

@@ -9,8 +9,6 @@ use charter_runtime::{read_source, source_of, Source};
 use charter_sign::keys::{self, VerifyingKey};
 use charter_sign::{BundleSignature, Provenance, SIGNATURE_FILE};
 
-use crate::log_cmd::read_private_key;
-
 /// `charter keygen --out DIR --name NAME`: a key pair for signing bundles.
 pub fn keygen(dir: &Path, name: &str) -> u8 {
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
@@ -99,11 +97,6 @@ pub fn sign_built(
     Ok(sig)
 }
 
-/// Reads the private key of `--sign` before a build, so a bad key fails before any work.
-pub fn signing_key(path: &Path) -> Result<charter_sign::keys::SigningKey, u8> {
-    read_private_key(path)
-}
-
 /// `charter verify BUNDLE --key PUB…`: checks the bundle's content hash and its signature
 /// against the keys, and prints who signed it and its provenance.
 pub fn verify(bundle: &Path, keys: &[std::path::PathBuf]) -> u8 {
@@ -131,23 +124,12 @@ pub fn verify(bundle: &Path, keys: &[std::path::PathBuf]) -> u8 {
             return 1;
         }
     };
-    let path = charter_sign::signature_path(&file);
-    let sig = if std::fs::symlink_metadata(&path).is_ok() {
-        BundleSignature::read(&path)
-    } else {
-        Err(charter_sign::SignatureError::Unsigned {
-            bundle: file.clone(),
-        })
-    };
-    match sig.and_then(|s| {
-        s.verify(&path, &built.manifest.hash, &keys)
-            .map(|id| (s, id))
-    }) {
-        Ok((sig, id)) => {
+    match charter_sign::verify_bundle(&file, &built.manifest.hash, &keys) {
+        Ok(sig) => {
             let p = &sig.provenance;
             println!(
-                "verified {} {} ({}), signed by key {id}",
-                p.bundle, p.version, p.hash
+                "verified {} {} ({}), signed by key {}",
+                p.bundle, p.version, p.hash, sig.key_id
             );
             match (&p.source_revision, p.source_dirty) {
                 (Some(r), Some(true)) => {

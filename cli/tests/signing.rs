@@ -12,6 +12,9 @@ use std::process::{Command, Output};
 use charter_runtime::{Engine, EngineOptions, ReloadEvent};
 use charter_sign::keys::VerifyingKey;
 
+mod common;
+use common::http;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -240,28 +243,6 @@ fn serve_with_a_key_refuses_an_unsigned_bundle_on_start() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
-/// One HTTP/1.1 exchange on a fresh connection: the status and the body.
-fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
 #[test]
 fn serve_with_a_key_names_the_signer_in_status_metrics_and_decisions() {
     use std::io::{BufRead, BufReader};
@@ -295,11 +276,11 @@ fn serve_with_a_key_names_the_signer_in_status_metrics_and_decisions() {
         }
     }
     let addr = addr.expect("the server did not start");
-    let (status, body) = http(&addr, "GET", "/v1/bundle", "");
+    let (status, body) = http(&addr, "GET", "/v1/bundle", &[], "");
     assert_eq!(status, 200, "{body}");
     let bundle: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(bundle["signer"], id.as_str(), "{bundle}");
-    let (_, metrics) = http(&addr, "GET", "/metrics", "");
+    let (_, metrics) = http(&addr, "GET", "/metrics", &[], "");
     assert!(
         metrics.contains(&format!("signer=\"{id}\"")),
         "{}",
@@ -315,7 +296,13 @@ fn serve_with_a_key_names_the_signer_in_status_metrics_and_decisions() {
     )
     .unwrap();
     request.as_object_mut().unwrap().remove("facts");
-    let (status, body) = http(&addr, "POST", "/v1/decide", &request.to_string());
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/v1/decide",
+        &[("content-type", "application/json")],
+        &request.to_string(),
+    );
     assert_eq!(status, 200, "{body}");
     let decision: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(decision["bundle"]["signer"], id.as_str(), "{decision}");

@@ -264,11 +264,7 @@ fn load_snapshot_here(
             let signer = if verify_keys.is_empty() {
                 None
             } else {
-                Some(charter_sign::verify_bundle(
-                    f,
-                    &bundle.manifest.hash,
-                    verify_keys,
-                )?)
+                Some(charter_sign::verify_bundle(f, &bundle.manifest.hash, verify_keys)?.key_id)
             };
             let mut snap = Snapshot::build_checked(bundle, true, slice_cache)?;
             snap.bundle.signer = signer;

@@ -232,19 +232,21 @@ pub fn signature_path(bundle_json: &Path) -> PathBuf {
 }
 
 /// Reads and verifies the signature beside `bundle_json` against the bundle's content
-/// hash as loaded. Returns the signing key's id.
+/// hash as loaded. Returns the signature, whose `key_id` is then a trusted key's.
 pub fn verify_bundle(
     bundle_json: &Path,
     actual_hash: &str,
     trusted: &[VerifyingKey],
-) -> Result<String, SignatureError> {
+) -> Result<BundleSignature, SignatureError> {
     let path = signature_path(bundle_json);
     if std::fs::symlink_metadata(&path).is_err() {
         return Err(SignatureError::Unsigned {
             bundle: bundle_json.to_path_buf(),
         });
     }
-    BundleSignature::read(&path)?.verify(&path, actual_hash, trusted)
+    let sig = BundleSignature::read(&path)?;
+    sig.verify(&path, actual_hash, trusted)?;
+    Ok(sig)
 }
 
 #[cfg(test)]
@@ -322,7 +324,9 @@ mod tests {
         let sig = BundleSignature::sign(provenance(), &key);
         std::fs::write(signature_path(&bundle), sig.to_json()).unwrap();
         assert_eq!(
-            verify_bundle(&bundle, "sha256:00ff", &trusted).unwrap(),
+            verify_bundle(&bundle, "sha256:00ff", &trusted)
+                .unwrap()
+                .key_id,
             key.id()
         );
         std::fs::write(signature_path(&bundle), "{\"format\":\"x\"}").unwrap();
