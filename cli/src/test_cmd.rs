@@ -284,8 +284,9 @@ fn failure_text(f: &Failure, file: &str, line: usize) -> String {
             let _ = writeln!(out, "  error: {}", e.message);
         }
     }
+    let errored = f.decision.as_ref().is_some_and(|d| !d.errors.is_empty());
     if f.decided_by.is_empty() {
-        if f.decision.is_some() {
+        if f.decision.is_some() && !errored {
             let _ = writeln!(
                 out,
                 "decided by: no rule — nothing permits it, so it is denied (default deny)"
@@ -294,6 +295,8 @@ fn failure_text(f: &Failure, file: &str, line: usize) -> String {
     } else {
         let what = if f.sweep.is_some() {
             "rules"
+        } else if errored {
+            "failed to evaluate"
         } else {
             "decided by"
         };

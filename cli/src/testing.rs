@@ -24,7 +24,8 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use charter_runtime::{
-    Consent, Decision, Effect, Engine, Facts, LoadError, Reason, Request, RequestFacts, SweepReport,
+    Consent, Decision, Effect, Engine, ErrorCode, Facts, LoadError, Reason, Request, RequestFacts,
+    SweepReport,
 };
 
 /// Which tests to run.
@@ -362,16 +363,44 @@ impl Run<'_> {
         }
         self.hit(test, &decision.notices);
         let expected = if d.allow { Effect::Allow } else { Effect::Deny };
-        let mut decided_by = self.decided_by(&decision);
-        if decided_by.is_empty() && !decision.is_allowed() {
+        // A decision with errors was not decided by its rules: name only the policies
+        // that failed to evaluate, not the scopes a deny would otherwise point at.
+        let mut decided_by = if decision.errors.is_empty() {
+            self.decided_by(&decision)
+        } else {
+            let mut ids: Vec<&str> = decision
+                .errors
+                .iter()
+                .filter_map(|e| e.policy.as_deref())
+                .collect();
+            ids.dedup();
+            ids.into_iter().filter_map(|id| self.locate(id)).collect()
+        };
+        if decided_by.is_empty() && !decision.is_allowed() && decision.errors.is_empty() {
             // Nothing permits it and no scope was even considered: point at the scenario,
             // whose scopes are where a permit would have to be.
             decided_by.extend(self.scenario_location(&d.scenario.text));
         }
         let message = if !decision.errors.is_empty() {
             let errors: Vec<&str> = decision.errors.iter().map(|e| e.message.as_str()).collect();
+            let facts_wrong = decision
+                .errors
+                .iter()
+                .any(|e| matches!(e.code, ErrorCode::MissingFact | ErrorCode::FactType));
+            let hint = if facts_wrong {
+                match self.fixture_location(dev) {
+                    Some(at) => format!(
+                        "; the facts of `{dev}` are its fixture's ({at}) with this test's `given` over them: set the fact there"
+                    ),
+                    None => format!(
+                        "; `{dev}` has no fixture, so its facts are this test's `given`: set the fact there"
+                    ),
+                }
+            } else {
+                String::new()
+            };
             Some(format!(
-                "the engine could not decide, so the answer is deny whatever the rules say: {}",
+                "the engine could not decide, so the answer is deny whatever the rules say: {}{hint}",
                 errors.join("; ")
             ))
         } else if decision.decision != expected {
@@ -511,6 +540,16 @@ impl Run<'_> {
     }
 
     /// Where a scenario is declared, as a rule location of kind `scenario`.
+    /// Where the fixture of developer `dev` is declared, as `file:line:column`.
+    fn fixture_location(&self, dev: &str) -> Option<String> {
+        let c = self.compiler;
+        let loc = self.fixtures.get(dev)?.loc;
+        let file = *c.bundle().files(c.db()).get(loc.file.index())?;
+        let item = db::parse_file(c.db(), file).items.get(loc.item as usize)?;
+        let lc = db::line_index(c.db(), file).line_col(item.span.start as usize);
+        Some(format!("{}:{}:{}", file.path(c.db()), lc.line, lc.column))
+    }
+
     fn scenario_location(&self, name: &str) -> Option<RuleLocation> {
         let c = self.compiler;
         let loc = c.model().first.get(&(

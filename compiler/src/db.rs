@@ -70,7 +70,8 @@ pub fn line_index(db: &dyn Db, file: SourceFile) -> LineIndex {
 /// The span-free declarations of one file: what other files depend on.
 #[salsa::tracked(returns(ref))]
 pub fn file_decls(db: &dyn Db, file: SourceFile) -> FileDecls {
-    model::file_decls(&parse_file(db, file).items)
+    let parsed = parse_file(db, file);
+    model::file_decls(&parsed.items, &parsed.broken)
 }
 
 /// The bundle's manifest and its problems.
@@ -157,6 +158,9 @@ pub fn file_diagnostics(db: &dyn Db, bundle: BundleInput, file: SourceFile) -> V
         for (span, message) in &e.related {
             d = d.with_related(id, *span, message.clone());
         }
+        if let Some((span, text)) = &e.fix {
+            d = d.with_fix(format!("replace with `{text}`"), *span, text.clone());
+        }
         out.push(d);
     }
     let model = bundle_model(db, bundle);
@@ -164,11 +168,22 @@ pub fn file_diagnostics(db: &dyn Db, bundle: BundleInput, file: SourceFile) -> V
     let span_of = |loc: Loc| -> Option<syntax::ast::Span> {
         let f = files.get(loc.file.index())?;
         let item = parse_file(db, *f).items.get(loc.item as usize)?;
-        declaration_name_span(item, loc.sub).or(Some(item.span))
+        Some(located_span(item, loc.sub))
     };
     out.extend(check::check_file(id, &parsed.items, model, &span_of));
     crate::suppress::apply(file.text(db), || line_index(db, file), id, &mut out);
     out
+}
+
+/// The span a [`Loc`] inside `item` points at: the name it declares at index `sub`, or
+/// for a classification arm (located by index, declaring no name) the whole arm; the
+/// whole item when neither is found.
+pub fn located_span(item: &syntax::ast::Item, sub: u32) -> syntax::ast::Span {
+    match &item.kind {
+        syntax::ast::ItemKind::Classify(c) => c.arms.get(sub as usize).map(|a| a.span),
+        _ => declaration_name_span(item, sub),
+    }
+    .unwrap_or(item.span)
 }
 
 /// The span of the name a declaration declares at index `sub`.

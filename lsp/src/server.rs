@@ -346,7 +346,12 @@ impl LanguageServer for Backend {
                 .map(|c| CompletionItem {
                     label: c.label.clone(),
                     kind: Some(completion_kind(c.kind)),
-                    detail: c.detail.clone(),
+                    // A blocked item says why in its detail and is struck through.
+                    detail: c.blocked.clone().or_else(|| c.detail.clone()),
+                    tags: c
+                        .blocked
+                        .is_some()
+                        .then(|| vec![CompletionItemTag::DEPRECATED]),
                     label_details: c.detail.as_ref().map(|d| CompletionItemLabelDetails {
                         detail: None,
                         description: Some(d.clone()),
@@ -359,7 +364,13 @@ impl LanguageServer for Backend {
                     }),
                     sort_text: Some(format!(
                         "{}{}",
-                        if c.kind == Kind::Keyword { 1 } else { 0 },
+                        if c.blocked.is_some() {
+                            2
+                        } else if c.kind == Kind::Keyword {
+                            1
+                        } else {
+                            0
+                        },
                         c.label
                     )),
                     filter_text: Some(c.label.clone()),

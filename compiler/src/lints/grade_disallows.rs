@@ -40,25 +40,50 @@ impl Rule for GradeDisallows {
                 .collect();
             if !bad.is_empty() {
                 let article = m.grade_rules.get(&gname).and_then(|r| r.article.clone());
-                out.push(
-                    Diagnostic::new(
-                        Code::GradeDisallows,
-                        cx.file,
-                        *span,
-                        format!(
-                            "field `{}` is graded `{gname}`, which does not allow `{}`",
-                            f.name,
-                            bad.join("`, `")
-                        ),
-                    )
-                    .with_label(format!("grade `{gname}`"))
-                    .with_help(if allowed.is_empty() {
-                        format!("grade `{gname}` allows no action")
-                    } else {
-                        format!("grade `{gname}` allows: {}", allowed.join(", "))
+                let mut d = Diagnostic::new(
+                    Code::GradeDisallows,
+                    cx.file,
+                    *span,
+                    format!(
+                        "field `{}` is graded `{gname}`, which does not allow `{}`",
+                        f.name,
+                        bad.join("`, `")
+                    ),
+                )
+                .with_label(format!("grade `{gname}`"))
+                .with_help(if allowed.is_empty() {
+                    format!("grade `{gname}` allows no action")
+                } else {
+                    format!("grade `{gname}` allows: {}", allowed.join(", "))
+                })
+                .with_article(article);
+                // Say why the field has this grade: the classification arm that set it,
+                // or the field's own `grade`, and where the grade's actions are listed.
+                let explicit = f.explicit_grade.as_deref().and_then(|e| m.grade_index(e));
+                let why = if explicit == Some(g) && f.classified != Some(g) {
+                    Some((
+                        f.loc,
+                        format!("`{}` is declared `grade {gname}` here", f.name),
+                    ))
+                } else {
+                    f.set_by.and_then(|i| m.arms.get(i)).map(|arm| {
+                        (
+                            arm.loc,
+                            format!("this rule classifies `{}` as `{gname}`", f.name),
+                        )
                     })
-                    .with_article(article),
-                );
+                };
+                if let Some((loc, text)) = why {
+                    if let Some(span) = (cx.span_of)(loc) {
+                        d = d.with_related(loc.file, span, text);
+                    }
+                }
+                if let Some(r) = m.grade_rules.get(&gname) {
+                    if let Some(span) = (cx.span_of)(r.loc) {
+                        d = d.with_related(r.loc.file, span, format!("the actions of `{gname}`"));
+                    }
+                }
+                out.push(d);
             }
         }
     }

@@ -100,6 +100,8 @@ pub struct UseView<'a> {
     pub file: FileId,
     /// The bundle's model.
     pub model: &'a Model,
+    /// The span of a declaration anywhere in the bundle, for related labels.
+    pub span_of: &'a dyn Fn(crate::sema::model::Loc) -> Option<Span>,
     /// The `use` line as written.
     pub line: &'a Use,
     /// The actions that resolved, in the order written.

@@ -32,6 +32,7 @@ pub fn check_file(
     let mut cx = Checker {
         file,
         model,
+        span_of,
         diags: Vec::new(),
     };
     for (index, item) in items.iter().enumerate() {
@@ -44,6 +45,8 @@ pub fn check_file(
 struct Checker<'a> {
     file: FileId,
     model: &'a Model,
+    /// The span of a declaration elsewhere in the bundle ([`check_file`]).
+    span_of: &'a dyn Fn(Loc) -> Option<Span>,
     diags: Vec<Diagnostic>,
 }
 
@@ -92,6 +95,10 @@ impl Checker<'_> {
     }
 
     fn unknown(&mut self, ns: Ns, name: &Name, candidates: Vec<&str>) {
+        if self.model.broken.contains(&name.text) {
+            // Its declaration has a syntax error, reported where it is.
+            return;
+        }
         let mut d = Diagnostic::new(
             Code::UnknownName,
             self.file,
@@ -124,6 +131,37 @@ impl Checker<'_> {
             ));
         }
         self.push(d);
+    }
+
+    /// Reports `because consent` and the like: the start of a policy id written as a name.
+    /// Ids of rules that have no name (`consent`, `admission/2`, `grade/L4`) are quoted.
+    fn unquoted_policy_id(&mut self, name: &Name) -> bool {
+        let example = match name.text.as_str() {
+            "consent" => "consent",
+            "admission" => "admission/1",
+            "grade" => "grade/L4",
+            _ => return false,
+        };
+        let mut d = Diagnostic::new(
+            Code::UnknownName,
+            self.file,
+            name.span,
+            format!("`{}` is not a rule name", name.text),
+        )
+        .with_label("a policy id, unquoted");
+        if name.text == "consent" {
+            d = d
+                .with_help(
+                    "the consent rule has no name: quote its policy id, `because \"consent\"`",
+                )
+                .with_fix("quote the policy id", name.span, "\"consent\"");
+        } else {
+            d = d.with_help(format!(
+                "quote the policy id, such as `because \"{example}\"`; `charter build` writes every id in policies.cedar"
+            ));
+        }
+        self.push(d);
+        true
     }
 
     /// Resolves a name in a namespace, reporting it when unknown. Returns whether it resolved.
@@ -393,6 +431,7 @@ impl Checker<'_> {
         let view = crate::lints::UseView {
             file: self.file,
             model: m,
+            span_of: self.span_of,
             line: u,
             actions,
             dataset,
@@ -684,6 +723,7 @@ impl Checker<'_> {
                     if let Some(RuleRef::Name(n)) = &d.because {
                         if !self.model.rules.contains_key(&n.text)
                             && !self.model.scenarios.contains_key(&n.text)
+                            && !self.unquoted_policy_id(n)
                         {
                             let cands: Vec<&str> = self
                                 .model

@@ -141,11 +141,17 @@ fn item_keyword(item: &Item) -> Span {
 pub struct FileDecls {
     /// `(item index, erased item)`.
     pub items: Vec<(u32, Item)>,
+    /// The names of declarations that failed to parse (`ParsedFile::broken`).
+    pub broken: Vec<String>,
 }
 
-/// Builds the signatures of a file from its parse.
-pub fn file_decls(items: &[Item]) -> FileDecls {
-    let mut out = FileDecls::default();
+/// Builds the signatures of a file from its parse: its items, and the names of the
+/// declarations that failed to parse.
+pub fn file_decls(items: &[Item], broken: &[String]) -> FileDecls {
+    let mut out = FileDecls {
+        broken: broken.to_vec(),
+        ..FileDecls::default()
+    };
     for (i, item) in items.iter().enumerate() {
         let erased = match &item.kind {
             ItemKind::Scenario(s) => ItemKind::Scenario(Scenario {
@@ -561,6 +567,9 @@ pub struct Model {
     pub limits: Limits,
     /// Fixtures by developer id.
     pub fixtures: BTreeMap<String, FixtureInfo>,
+    /// Names declared by declarations that failed to parse: their uses are not reported
+    /// as unknown, since the syntax error is the one thing to fix.
+    pub broken: BTreeSet<String>,
 }
 
 impl Model {
@@ -637,8 +646,10 @@ impl Model {
                 },
             },
             fixtures: BTreeMap::new(),
+            broken: BTreeSet::new(),
         };
         for (file, decls) in files {
+            m.broken.extend(decls.broken.iter().cloned());
             for (index, item) in &decls.items {
                 let at = |sub: u32| Loc {
                     file: *file,

@@ -43,6 +43,8 @@ pub struct SyntaxError {
     pub help: Option<String>,
     /// Other places that explain the error (the `{` a missing `}` leaves open).
     pub related: Vec<(Span, String)>,
+    /// A replacement that fixes it: the span and its new text (a misspelt keyword).
+    pub fix: Option<(Span, String)>,
 }
 
 /// Which kind of syntax problem.
@@ -65,6 +67,10 @@ pub struct ParsedFile {
     pub items: Vec<Item>,
     /// Syntax errors, in source order.
     pub errors: Vec<SyntaxError>,
+    /// The names that declarations which failed to parse were declaring (`scenario 普惠金融 {`
+    /// with an error inside): a name used elsewhere is not unknown, only broken, so the
+    /// checker does not repeat the syntax error as an unknown name at every use.
+    pub broken: Vec<String>,
 }
 
 /// The longest file the parser reads, in bytes: every offset in it, its end included,
@@ -84,6 +90,7 @@ fn too_large(len: usize, max: usize) -> Option<SyntaxError> {
             "split the declarations into several `.charter` files",
         )),
         related: Vec::new(),
+        fix: None,
     })
 }
 
@@ -125,6 +132,7 @@ pub fn parse(text: &str) -> ParsedFile {
                     .and_then(|d| d.into_inner().last())
                     .map(|item| start + item.as_span().end());
                 let mut error = convert_pest_error(&e, text, toks, start);
+                let mut kept = false;
                 if let (Some(pairs), Some(item_end)) = (prefix, end_of_item) {
                     // Right after a whole declaration, a doc comment or a block's
                     // statement: say what is wrong with the token a person sees there,
@@ -141,9 +149,13 @@ pub fn parse(text: &str) -> ParsedFile {
                             error = stray_error(text, toks, item_end);
                             if let Some(item) = b.declaration(pairs) {
                                 out.items.push(item);
+                                kept = true;
                             }
                         }
                     }
+                }
+                if !kept {
+                    out.broken.extend(declared_name(text, toks));
                 }
                 out.errors.push(error);
             }
@@ -264,6 +276,7 @@ fn nesting_error(text: &str, tokens: &[Token]) -> Option<SyntaxError> {
                      nest; split the condition (chains of `and` and `or` may be of any length)"
                 )),
                 related: Vec::new(),
+                fix: None,
             });
         }
     }
@@ -378,6 +391,7 @@ fn stray_error(text: &str, toks: &[Token], after: usize) -> SyntaxError {
                     .to_string(),
             ),
             related: Vec::new(),
+            fix: None,
         };
     };
     let word = t.text(text);
@@ -402,6 +416,7 @@ fn stray_error(text: &str, toks: &[Token], after: usize) -> SyntaxError {
                 join_alternatives(&names)
             )),
             related: Vec::new(),
+            fix: None,
         };
     }
     let found = found_text(text, t);
@@ -412,6 +427,7 @@ fn stray_error(text: &str, toks: &[Token], after: usize) -> SyntaxError {
         label: "expected a declaration".to_string(),
         help: help_for(&["a declaration".to_string()], Some(found)),
         related: Vec::new(),
+        fix: None,
     }
 }
 
@@ -494,6 +510,7 @@ fn convert_pest_error(
                      split the condition"
                 )),
                 related: Vec::new(),
+                fix: None,
             };
         }
     }
@@ -512,6 +529,7 @@ fn convert_pest_error(
             label: "this string is not closed".to_string(),
             help: Some("close the string with `\"` before the end of the line".to_string()),
             related: Vec::new(),
+            fix: None,
         };
     }
     let span_len = found.map_or(0, str::len);
@@ -552,7 +570,16 @@ fn convert_pest_error(
     } else {
         format!("expected {expected_text}")
     };
-    let help = help_for(&expected, found);
+    let mut help = help_for(&expected, found);
+    // A name where a keyword was expected is most often that keyword misspelt
+    // (`purpse`, `feild`): offer the nearest one the grammar accepts here.
+    let keyword = token
+        .filter(|t| t.kind == TokenKind::Ident && help.is_none())
+        .and_then(|t| misspelt_keyword(t.text(text), &expected));
+    let fix = keyword.map(|k| {
+        help = Some(format!("did you mean `{k}`?"));
+        (span, k.to_string())
+    });
     // At the end of the declaration with a brace still open: name the brace.
     let related = open_brace
         .map(|b| vec![(b, "this `{` is never closed".to_string())])
@@ -564,7 +591,42 @@ fn convert_pest_error(
         label,
         help,
         related,
+        fix,
     }
+}
+
+/// The keyword among `expected` (the descriptions `describe_rules` gives, a keyword as
+/// `` `word` ``) that `word` most likely misspells.
+fn misspelt_keyword<'e>(word: &str, expected: &'e [String]) -> Option<&'e str> {
+    let keywords = expected.iter().filter_map(|e| {
+        let k = e.strip_prefix('`')?.strip_suffix('`')?;
+        k.chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_')
+            .then_some(k)
+    });
+    charter_bundle::suggest(word, keywords)
+}
+
+/// The name a declaration's tokens declare, read off its head without the grammar: the
+/// declaration keyword, then a name (`scenario 普惠金融`, `dataset tax.enterprise_tax`).
+fn declared_name(text: &str, toks: &[Token]) -> Option<String> {
+    let mut words = toks
+        .iter()
+        .filter(|t| !t.kind.is_trivia() && t.kind != TokenKind::Doc);
+    let keyword = words.next()?;
+    if keyword.kind != TokenKind::Keyword || !DECLARATION_KEYWORDS.contains(&keyword.text(text)) {
+        return None;
+    }
+    let mut name = String::new();
+    for t in words {
+        match (t.kind, t.text(text)) {
+            (TokenKind::Ident, w) if name.is_empty() || name.ends_with('.') => name.push_str(w),
+            (TokenKind::Punct, ".") if !name.is_empty() && !name.ends_with('.') => name.push('.'),
+            _ => break,
+        }
+    }
+    let name = name.trim_end_matches('.');
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// The innermost `{` that the tokens leave open.
@@ -737,6 +799,7 @@ impl Builder<'_> {
                 label: "written again here".to_string(),
                 help: Some(format!("keep one `{what}` statement; only one can apply")),
                 related: Vec::new(),
+                fix: None,
             });
         }
     }
@@ -749,6 +812,7 @@ impl Builder<'_> {
             label: "here".to_string(),
             help: Some("this is a bug in Charter; please report it with this file".to_string()),
             related: Vec::new(),
+            fix: None,
         });
     }
 
@@ -1655,6 +1719,7 @@ impl Builder<'_> {
                         "dates are written YYYY-MM-DD with a real month and day".to_string(),
                     ),
                     related: Vec::new(),
+                    fix: None,
                 });
                 Date {
                     year: 1970,
@@ -1676,6 +1741,7 @@ impl Builder<'_> {
                     label: "out of range".to_string(),
                     help: Some("numbers are 64-bit signed integers".to_string()),
                     related: Vec::new(),
+                    fix: None,
                 });
                 0
             }

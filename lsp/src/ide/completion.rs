@@ -4,7 +4,7 @@
 
 use charter_compiler::diagnostics::FileId;
 use charter_compiler::sema::expr::Ty;
-use charter_compiler::sema::model::{Model, Ns, RuleKind};
+use charter_compiler::sema::model::{FieldInfo, Model, Ns, RuleKind};
 use charter_compiler::syntax::ast::{Span, TriggerKind};
 use charter_compiler::syntax::lexer::{block_statements, DECLARATION_KEYWORDS, RESERVED};
 use charter_compiler::syntax::parser::declaration_ranges;
@@ -39,6 +39,9 @@ pub struct Completion {
     pub doc: Option<String>,
     /// The text the completion replaces (the partial word before the cursor).
     pub replace: Span,
+    /// Why the item would be refused here, when it is offered only to be seen (an action
+    /// the grade of a listed field does not allow): editors show it struck through, last.
+    pub blocked: Option<String>,
 }
 
 /// The statement keywords of each kind of block: the syntax module's one table.
@@ -264,7 +267,7 @@ impl Context<'_, '_> {
                 "domain" => self.names(Ns::Domain),
                 "use" => match last {
                     "use" => self.names(Ns::Dataset),
-                    "via" | "," => self.grantable_actions(),
+                    "via" | "," => self.grantable_actions(&stmt),
                     "}" => self.keywords(&["via"]),
                     _ if stmt.contains(&"via") && !stmt.contains(&"requires") => {
                         self.keywords(&["requires"])
@@ -373,6 +376,7 @@ impl Context<'_, '_> {
             detail,
             doc,
             replace: self.replace,
+            blocked: None,
         }
     }
 
@@ -411,16 +415,69 @@ impl Context<'_, '_> {
 
     /// Actions a scope may grant: not those a rule always forbids (`export_raw`), which
     /// the checker would reject (CH0301).
-    fn grantable_actions(&self) -> Vec<Completion> {
+    ///
+    /// `stmt` is the `use` statement so far (`use DATASET { fields } via …`): an action
+    /// the grade of a listed field does not allow (CH0303) is offered last, blocked, with
+    /// the field and its grade as the reason.
+    fn grantable_actions(&self, stmt: &[&str]) -> Vec<Completion> {
+        let m = self.model;
         let forbidden = |a: &str| {
-            self.model.rules.values().any(|r| {
+            m.rules.values().any(|r| {
                 r.kind == RuleKind::Forbid && r.unconditional && r.actions.iter().any(|x| x == a)
             })
         };
-        self.names(Ns::Action)
+        let fields = self.scope_fields(stmt);
+        let mut out: Vec<Completion> = self
+            .names(Ns::Action)
             .into_iter()
             .filter(|c| !forbidden(&c.label))
-            .collect()
+            .collect();
+        for c in &mut out {
+            let refusing: Vec<String> = fields
+                .iter()
+                .filter_map(|f| {
+                    let g = f.grade?;
+                    let allowed = m.allowed_by_grade(g).iter().any(|a| *a == c.label);
+                    let gname = &m.grades.get(g)?.name;
+                    (!allowed).then(|| format!("`{}` is {gname}", f.name))
+                })
+                .collect();
+            if let Some(first) = refusing.first() {
+                let more = match refusing.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more)", n - 1),
+                };
+                c.blocked = Some(format!("not allowed: {first}{more}"));
+            }
+        }
+        // Allowed first, each group in the model's order.
+        out.sort_by_key(|c| c.blocked.is_some());
+        out
+    }
+
+    /// The fields a `use` statement lists so far: those between its `{` and `}`
+    /// (all of the dataset's for `*`), known to the model.
+    fn scope_fields(&self, stmt: &[&str]) -> Vec<&FieldInfo> {
+        let Some(ds) = stmt.get(1).and_then(|d| self.model.datasets.get(*d)) else {
+            return Vec::new();
+        };
+        let inside = stmt
+            .iter()
+            .skip_while(|w| **w != "{")
+            .skip(1)
+            .take_while(|w| **w != "}");
+        let mut out: Vec<&FieldInfo> = Vec::new();
+        for w in inside {
+            if *w == "*" {
+                return ds.fields.iter().collect();
+            }
+            if let Some(f) = ds.field(w) {
+                if !out.iter().any(|o| o.name == f.name) {
+                    out.push(f);
+                }
+            }
+        }
+        out
     }
 
     fn rules_of(&self, kind: RuleKind) -> Vec<Completion> {
@@ -513,6 +570,7 @@ impl Context<'_, '_> {
                 detail: Some(fact_detail(f.title.as_deref(), &f.ty)),
                 doc: f.doc.clone(),
                 replace,
+                blocked: None,
             })
             .collect()
     }
@@ -530,6 +588,7 @@ impl Context<'_, '_> {
                 detail: None,
                 doc: None,
                 replace,
+                blocked: None,
             })
             .collect()
     }
@@ -753,6 +812,38 @@ mod tests {
             d.contains(&("verify".to_string(), Some("核验".to_string()))),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn after_via_the_actions_a_listed_fields_grade_refuses_come_last_and_blocked() {
+        let (a, file, offset) = fixture::analysis(&[(
+            "scenarios/new.charter",
+            &format!("{HEAD}  use tax.enterprise_tax {{ credit_code, tax_amount }} via $0\n}}\n"),
+        )]);
+        let items = complete(&a, file, offset);
+        let blocked = |label: &str| {
+            items
+                .iter()
+                .find(|c| c.label == label)
+                .map(|c| c.blocked.clone())
+        };
+        // `tax_amount` is L3: no `export_result`; `verify` is allowed for both fields.
+        assert_eq!(blocked("verify"), Some(None), "{items:?}");
+        assert_eq!(
+            blocked("export_result"),
+            Some(Some("not allowed: `tax_amount` is L3".to_string()))
+        );
+        let first_blocked = items.iter().position(|c| c.blocked.is_some());
+        let last_allowed = items.iter().rposition(|c| c.blocked.is_none());
+        assert!(first_blocked > last_allowed, "{items:?}");
+        // Without fields listed, nothing is blocked.
+        let (a, file, offset) = fixture::analysis(&[(
+            "scenarios/new.charter",
+            &format!("{HEAD}  use tax.enterprise_tax {{ }} via $0\n}}\n"),
+        )]);
+        assert!(complete(&a, file, offset)
+            .iter()
+            .all(|c| c.blocked.is_none()));
     }
 
     #[test]

@@ -113,6 +113,7 @@ impl Analysis {
         static EMPTY: ParsedFile = ParsedFile {
             items: Vec::new(),
             errors: Vec::new(),
+            broken: Vec::new(),
         };
         match self.source(file) {
             Some(f) => db::parse_file(&self.db, f),
@@ -154,16 +155,9 @@ impl Analysis {
     /// The span of the name declared at `loc`.
     pub fn decl_span(&self, loc: Loc) -> Option<FileSpan> {
         let item = self.item(loc)?;
-        // Classification arms are located by index but declare no name: their span is
-        // the whole arm.
         let span = match &item.kind {
             ItemKind::Fixture(f) => f.id.span,
-            ItemKind::Classify(c) => c
-                .arms
-                .get(loc.sub as usize)
-                .map(|a| a.span)
-                .unwrap_or(item.span),
-            _ => db::declaration_name_span(item, loc.sub).unwrap_or(item.span),
+            _ => db::located_span(item, loc.sub),
         };
         Some(FileSpan {
             file: loc.file,
