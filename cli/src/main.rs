@@ -9,6 +9,7 @@
 
 mod annotate;
 mod check;
+mod diff_cmd;
 mod explain;
 mod fmt;
 mod loadgen;
@@ -55,6 +56,25 @@ enum Command {
         /// Fail on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+    },
+    /// What a change to the rules changes: rules, field grades, and the decisions
+    /// (allowed fields, terms, developer conditions) that differ between BASE and HEAD.
+    ///
+    /// Each side is a source folder, a folder holding bundle.json, bundle.json, or a
+    /// git revision of a folder (`main:policies`). Exit 0 without impact, 1 with it,
+    /// 2 on errors.
+    Diff {
+        /// The version before the change.
+        base: String,
+        /// The version after it.
+        head: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = diff_cmd::DiffFormat::Text)]
+        format: diff_cmd::DiffFormat,
+        /// Exit 1 only when decisions change and charter.toml's version did not
+        /// (0 otherwise), with a message saying so.
+        #[arg(long)]
+        require_version_bump: bool,
     },
     /// Explain a diagnostic code: what it means, an example with its output, how to fix it.
     ///
@@ -240,6 +260,12 @@ fn main() -> ExitCode {
             format,
             deny_warnings,
         } => check::check(&dir, format, deny_warnings),
+        Command::Diff {
+            base,
+            head,
+            format,
+            require_version_bump,
+        } => diff_cmd::diff(&base, &head, format, require_version_bump),
         Command::Explain { code, all } => explain::explain(code.as_deref(), all),
         Command::Build {
             dir,
