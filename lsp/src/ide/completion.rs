@@ -437,7 +437,7 @@ impl Context<'_, '_> {
                 .iter()
                 .filter_map(|f| {
                     let g = f.grade?;
-                    let allowed = m.allowed_by_grade(g).iter().any(|a| *a == c.label);
+                    let allowed = m.allowed_by_grade(g).contains(&c.label);
                     let gname = &m.grades.get(g)?.name;
                     (!allowed).then(|| format!("`{}` is {gname}", f.name))
                 })
