@@ -9,7 +9,7 @@
 //! for, which the crash test checks against the log.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -120,14 +120,17 @@ impl ConnResult {
 }
 
 /// The path and the bodies of the calls: the requests one by one, or batches cycling
-/// through them so every batch holds a mix.
+/// through them so every batch holds a mix. Consecutive batches take consecutive runs of
+/// the requests (wrapping at the end), so a run of calls covers every request, not only
+/// the first few.
 fn payloads(batch: usize, bodies: &[String]) -> (&'static str, Vec<Bytes>) {
     if batch == 0 {
         let p = bodies.iter().map(|b| Bytes::from(b.clone())).collect();
         return ("/v1/decide", p);
     }
     let n = bodies.len();
-    let p = (0..n)
+    let p = (0..n.div_ceil(batch))
+        .map(|k| k * batch)
         .map(|start| {
             let items: Vec<&str> = (0..batch)
                 .filter_map(|i| bodies.get((start + i) % n).map(String::as_str))
@@ -168,11 +171,14 @@ struct Plan {
     token: Option<String>,
     payloads: Vec<Bytes>,
     budget: AtomicI64,
+    /// The next payload to send, shared by every connection, so that a run covers the
+    /// payloads in order however many connections send them.
+    next: AtomicUsize,
     deadline: Instant,
     keep_ids: bool,
 }
 
-async fn connection(plan: Arc<Plan>, offset: usize) -> ConnResult {
+async fn connection(plan: Arc<Plan>) -> ConnResult {
     let mut res = ConnResult::default();
     let stream = match TcpStream::connect(plan.addr).await {
         Ok(s) => s,
@@ -192,15 +198,14 @@ async fn connection(plan: Arc<Plan>, offset: usize) -> ConnResult {
     };
     let driver = tokio::spawn(conn);
     let host = plan.addr.to_string();
-    let mut i = offset;
     loop {
         if Instant::now() >= plan.deadline || plan.budget.fetch_sub(1, Ordering::Relaxed) <= 0 {
             break;
         }
+        let i = plan.next.fetch_add(1, Ordering::Relaxed);
         let Some(body) = plan.payloads.get(i % plan.payloads.len().max(1)) else {
             break;
         };
-        i += 1;
         let mut req = hyper::Request::post(plan.path)
             .header(HOST, host.as_str())
             .header(CONTENT_TYPE, "application/json");
@@ -300,12 +305,13 @@ pub fn run_load(options: &LoadOptions, bodies: &[String]) -> Result<LoadReport, 
         budget: AtomicI64::new(
             i64::try_from(options.requests.min(MAX_REQUESTS)).unwrap_or(i64::MAX),
         ),
+        next: AtomicUsize::new(0),
         deadline: start + Duration::from_secs_f64(seconds),
         keep_ids: options.keep_ids,
     });
     let results: Vec<ConnResult> = rt.block_on(async {
         let tasks: Vec<_> = (0..connections)
-            .map(|c| tokio::spawn(connection(plan.clone(), c)))
+            .map(|_| tokio::spawn(connection(plan.clone())))
             .collect();
         let mut out = Vec::new();
         for t in tasks {

@@ -185,7 +185,7 @@ pub struct QueryArgs {
 }
 
 /// An instant on the command line: RFC 3339, a date, or a span back from now (`7d`).
-fn instant(flag: &str, s: &str) -> Result<i64, String> {
+pub(crate) fn instant(flag: &str, s: &str) -> Result<i64, String> {
     parse_instant(s)
         .or_else(|| parse_span(s).map(|span| now_ms() - span))
         .ok_or_else(|| {

@@ -14,6 +14,7 @@ mod explain;
 mod fmt;
 mod loadgen;
 mod log_cmd;
+mod replay_cmd;
 mod runtime_cmds;
 mod serve_cmd;
 mod sign_cmd;
@@ -76,6 +77,12 @@ enum Command {
         #[arg(long)]
         require_version_bump: bool,
     },
+    /// Re-decide the logged decisions under a new bundle and report those that change.
+    ///
+    /// Each record is decided with the facts and the day it was decided with; the
+    /// changes are grouped by the rule (or missing scope, or error) that makes the
+    /// difference. Exit 0 when nothing changes, 1 when something does, 2 on errors.
+    Replay(replay_cmd::ReplayArgs),
     /// Explain a diagnostic code: what it means, an example with its output, how to fix it.
     ///
     /// Without a code, lists the codes; `--all` prints the whole reference
@@ -266,6 +273,7 @@ fn main() -> ExitCode {
             format,
             require_version_bump,
         } => diff_cmd::diff(&base, &head, format, require_version_bump),
+        Command::Replay(args) => replay_cmd::run(args),
         Command::Explain { code, all } => explain::explain(code.as_deref(), all),
         Command::Build {
             dir,

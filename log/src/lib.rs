@@ -23,6 +23,7 @@
 pub use charter_sign::keys;
 mod prune;
 mod query;
+mod request;
 mod seal;
 mod store;
 mod time;
@@ -33,6 +34,9 @@ use std::path::PathBuf;
 
 pub use prune::{prune, PruneReport};
 pub use query::{query, Filter};
+pub use request::{
+    read_logged_request, request_as_decided, FactsOrigin, LoggedRequest, FACTS_FROM,
+};
 pub use seal::{anchor, Anchor, SealConfig, SignedHead, ANCHOR_FORMAT, HEAD_FORMAT};
 pub use store::{open_read, record_hash, Record, RecordKind, FORMAT, GENESIS};
 pub use time::{format_ms, now_ms, parse_instant, parse_span};

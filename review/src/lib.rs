@@ -15,6 +15,7 @@
 
 mod conditions;
 mod load;
+mod replay;
 mod report;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -26,6 +27,10 @@ use serde_json::{Map, Value as Json};
 
 pub use conditions::{is_condition, FactRow, MAX_SAMPLES};
 pub use load::{load_side, Side};
+pub use replay::{
+    compare, replay, Cause, Change, Comparison, DecidedUnder, ReplayExample, ReplayGroup,
+    ReplayOptions, ReplayReport, Skipped,
+};
 pub use report::*;
 
 use conditions::{sample_rows, Conditions, Space};

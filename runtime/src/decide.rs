@@ -109,10 +109,14 @@ pub fn decision_id() -> String {
 }
 
 /// Resolves a request; every problem found is returned, not just the first.
+///
+/// `used` receives the fact-store record the request was resolved with, when it carried no
+/// facts of its own and the store had the developer.
 pub(crate) fn resolve<'s>(
     snap: &'s Snapshot,
     store: &FactStore,
     req: &Request,
+    used: Option<&mut Option<Arc<crate::facts::Record>>>,
 ) -> (Option<Resolved<'s>>, Vec<DecisionError>, i64) {
     let mut errors = Vec::new();
     for name in req.empty_ids() {
@@ -216,10 +220,16 @@ pub(crate) fn resolve<'s>(
             member(facts.get("scenarios"), &req.scenario),
         ),
         None => match store.record(&req.developer) {
-            Some(rec) => (
-                rec.dev(&req.developer, snap),
-                member(rec.facts.get("scenarios"), &req.scenario),
-            ),
+            Some(rec) => {
+                let built = (
+                    rec.dev(&req.developer, snap),
+                    member(rec.facts.get("scenarios"), &req.scenario),
+                );
+                if let Some(used) = used {
+                    *used = Some(rec);
+                }
+                built
+            }
             None => (
                 Err(vec![DecisionError::new(
                     ErrorCode::UnknownDeveloper,
@@ -270,7 +280,18 @@ pub(crate) fn decide(
     req: &Request,
     how: Evaluation,
 ) -> Decision {
-    let (resolved, mut errors, day) = resolve(snap, store, req);
+    decide_recording(snap, store, req, how, None)
+}
+
+/// Decides a request; `used` receives the fact-store record it was decided with, if any.
+pub(crate) fn decide_recording(
+    snap: &Snapshot,
+    store: &FactStore,
+    req: &Request,
+    how: Evaluation,
+    used: Option<&mut Option<Arc<crate::facts::Record>>>,
+) -> Decision {
+    let (resolved, mut errors, day) = resolve(snap, store, req, used);
     let mut decision = Decision {
         decision_id: decision_id(),
         decision: Effect::Deny,

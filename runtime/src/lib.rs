@@ -399,6 +399,23 @@ impl Engine {
         decide::decide(&snap, &self.inner.facts, req, Evaluation::Sliced)
     }
 
+    /// Decides a request and returns, beside the decision, the facts of the fact store it
+    /// was decided with: `None` when the request carried its own facts or the store has
+    /// no such developer. A decision log keeps them, so that the decision can be replayed
+    /// later exactly as it was made (`charter replay`).
+    pub fn decide_recording(&self, req: &Request) -> (Decision, Option<Facts>) {
+        let snap = self.inner.current.load();
+        let mut used = None;
+        let decision = decide::decide_recording(
+            &snap,
+            &self.inner.facts,
+            req,
+            Evaluation::Sliced,
+            Some(&mut used),
+        );
+        (decision, used.map(|r| r.facts.clone()))
+    }
+
     /// Decides a request given as JSON; a request that does not parse is a deny with an
     /// `invalid_request` error.
     pub fn decide_json(&self, json: &str) -> Decision {

@@ -235,16 +235,17 @@ struct Decided {
 }
 
 fn decide_one(s: &AppState, req: &Request) -> Result<Decided, ApiError> {
-    let decision = s.engine.decide(req);
+    let (decision, request) = match &s.log {
+        None => (s.engine.decide(req), None),
+        Some(_) => {
+            let (decision, stored) = s.engine.decide_recording(req);
+            let request = charter_log::request_as_decided(req, &decision, stored)
+                .map_err(|e| internal(format!("cannot serialize the request: {e}")))?;
+            (decision, Some(request))
+        }
+    };
     let answer = serde_json::to_string(&decision)
         .map_err(|e| internal(format!("cannot serialize the decision: {e}")))?;
-    let request = match &s.log {
-        Some(_) => Some(
-            serde_json::to_string(req)
-                .map_err(|e| internal(format!("cannot serialize the request: {e}")))?,
-        ),
-        None => None,
-    };
     Ok(Decided {
         decision,
         answer,
