@@ -185,7 +185,22 @@ pub struct QueryArgs {
 }
 
 /// An instant on the command line: RFC 3339, a date, or a span back from now (`7d`).
-pub(crate) fn instant(flag: &str, s: &str) -> Result<i64, String> {
+/// Sets the filter's span from `--since` and `--until` as the command line gives them.
+pub(crate) fn set_span(
+    filter: &mut Filter,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<(), String> {
+    if let Some(s) = since {
+        filter.since = Some(instant("--since", s)?);
+    }
+    if let Some(u) = until {
+        filter.until = Some(instant("--until", u)?);
+    }
+    Ok(())
+}
+
+fn instant(flag: &str, s: &str) -> Result<i64, String> {
     parse_instant(s)
         .or_else(|| parse_span(s).map(|span| now_ms() - span))
         .ok_or_else(|| {
@@ -281,19 +296,9 @@ fn query(args: &QueryArgs) -> u8 {
         checkpoints: args.checkpoints,
         ..Filter::default()
     };
-    for (flag, value, slot) in [
-        ("--since", &args.since, &mut filter.since),
-        ("--until", &args.until, &mut filter.until),
-    ] {
-        if let Some(v) = value {
-            match instant(flag, v) {
-                Ok(t) => *slot = Some(t),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return 2;
-                }
-            }
-        }
+    if let Err(e) = set_span(&mut filter, args.since.as_deref(), args.until.as_deref()) {
+        eprintln!("error: {e}");
+        return 2;
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use charter_log::Filter;
 use charter_review::{load_side, replay, ReplayOptions};
 
-use crate::diff_cmd::DiffFormat;
-use crate::log_cmd::instant;
+use crate::diff_cmd::{print_report, review_failed, DiffFormat};
+use crate::log_cmd::set_span;
 
 /// `charter replay`'s arguments.
 #[derive(clap::Args, Debug)]
@@ -53,31 +53,13 @@ pub fn run(args: ReplayArgs) -> u8 {
         scenario: args.scenario,
         ..Filter::default()
     };
-    for (flag, value, slot) in [
-        ("--since", &args.since, &mut filter.since),
-        ("--until", &args.until, &mut filter.until),
-    ] {
-        if let Some(v) = value {
-            match instant(flag, v) {
-                Ok(t) => *slot = Some(t),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return 2;
-                }
-            }
-        }
+    if let Err(e) = set_span(&mut filter, args.since.as_deref(), args.until.as_deref()) {
+        eprintln!("error: {e}");
+        return 2;
     }
     let head = match load_side(&args.bundle) {
         Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: {e}");
-            if let charter_review::ReviewError::Compile { diagnostics, .. } = &e {
-                for d in diagnostics {
-                    eprintln!("  {d}");
-                }
-            }
-            return 2;
-        }
+        Err(e) => return review_failed(&e),
     };
     let options = ReplayOptions {
         filter,
@@ -86,21 +68,10 @@ pub fn run(args: ReplayArgs) -> u8 {
     };
     let report = match replay(&args.log, &head, &options) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
+        Err(e) => return review_failed(&e),
     };
-    match args.format {
-        DiffFormat::Text => print!("{}", report.text()),
-        DiffFormat::Markdown => print!("{}", report.markdown()),
-        DiffFormat::Json => match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("error: cannot write the report as JSON: {e}");
-                return 2;
-            }
-        },
+    if !print_report(args.format, &report, || report.text(), || report.markdown()) {
+        return 2;
     }
     u8::from(report.changed > 0)
 }

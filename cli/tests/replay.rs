@@ -5,76 +5,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
 
 use serde_json::{json, Value as Json};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn charter() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_charter"));
-    c.current_dir(root());
-    c
-}
-
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("charter-replay-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
+mod common;
+use common::{charter, copy_dir, root, run, serve, temp};
 
 fn edit(dir: &Path, file: &str, from: &str, to: &str) {
     let path = dir.join(file);
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.matches(from).count(), 1, "`{from}` in {file}");
     std::fs::write(path, text.replace(from, to)).unwrap();
-}
-
-fn serve(log: &Path) -> (Child, String) {
-    let mut child = charter()
-        .args(["serve", "policies", "--listen", "127.0.0.1:0"])
-        .args(["--facts", "examples/requests/facts.json", "--log"])
-        .arg(log)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let (false, Some(rest)) = (sent, line.split("listening on http://").nth(1)) {
-                tx.send(rest.split_whitespace().next().unwrap().to_string())
-                    .unwrap();
-                sent = true;
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server did not start");
-    (child, addr)
 }
 
 /// Every (developer, scenario, dataset, action) of the bundle, with and without consent,
@@ -173,7 +117,7 @@ fn replay_agrees_with_deciding_every_logged_request_by_hand() {
     let requests_file = dir.join("requests.jsonl");
     std::fs::write(&requests_file, lines).unwrap();
 
-    let (mut server, addr) = serve(&log);
+    let (mut server, addr) = serve(&log, &[]);
     let batch = 100;
     let (code, out, err) = run(charter()
         .args([
@@ -394,13 +338,4 @@ fn replay_errors_are_exit_2_and_name_the_input() {
     assert_eq!(code, 2);
     assert!(err.contains("`--since yesterday` is not a time"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }

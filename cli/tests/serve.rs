@@ -5,81 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
 mod common;
-use common::http;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn charter() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_charter"));
-    c.current_dir(root());
-    c
-}
-
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("charter-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Starts `charter serve` on a free port and returns it with its address, read from the
-/// line it prints once it listens.
-fn serve(log: &Path, extra: &[&str]) -> (Child, String) {
-    let mut child = charter()
-        .args([
-            "serve",
-            "policies",
-            "--listen",
-            "127.0.0.1:0",
-            "--facts",
-            "examples/requests/facts.json",
-            "--log",
-        ])
-        .arg(log)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if !sent {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap().to_string();
-                    tx.send(addr).unwrap();
-                    sent = true;
-                }
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server did not start");
-    (child, addr)
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use common::{charter, http, root, run, serve, temp};
 
 fn ids_in_log(log: &Path) -> HashSet<String> {
     let conn = rusqlite::Connection::open(log).unwrap();

@@ -143,10 +143,10 @@ pub struct ReplayReport {
     pub log: String,
     /// The bundle re-decided with.
     pub bundle: SideInfo,
-    /// The first and last logged time replayed.
+    /// The first logged time replayed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
-    /// .
+    /// The last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// Decisions read from the log.
@@ -519,8 +519,8 @@ fn example_text(e: &ReplayExample) -> String {
         format!(": {}", e.fields.join(", "))
     };
     format!(
-        "{} `{}` {} `{}` in `{}` ({}){fields}",
-        e.developer, e.action, "on", e.dataset, e.scenario, e.decision_id
+        "{} `{}` on `{}` in `{}` ({}){fields}",
+        e.developer, e.action, e.dataset, e.scenario, e.decision_id
     )
 }
 
