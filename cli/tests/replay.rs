@@ -107,8 +107,8 @@ fn replay_agrees_with_deciding_every_logged_request_by_hand() {
     let (code, _, err) = run(charter().args(["build", "policies", "--out"]).arg(&built));
     assert_eq!(code, 0, "{err}");
     let reqs = requests(&built);
-    // CHARTER_REPLAY_DECISIONS raises the volume (the 100,000 is run by hand in
-    // release; see docs/ci.md).
+    // CHARTER_REPLAY_DECISIONS raises the volume (e.g. 100000, with `--release`); by
+    // default each request of the mix is sent once.
     let total: usize = std::env::var("CHARTER_REPLAY_DECISIONS")
         .ok()
         .and_then(|v| v.parse().ok())
